@@ -1,0 +1,28 @@
+"""Frozen settings of a live run, built from the command line (see live.build_config)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+Size = Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    mode: str                      # "vr" | "window" | "file"
+    output: Optional[str]
+    source: str
+    style: Union[int, str]
+    model: str
+    strength: float
+    preserve_color: bool
+    device: str
+    infer_size: Optional[Size]     # None: the device's default box, never upscaling
+    size: Optional[Size]           # window size / output size (None: default / source size)
+    frames: Optional[int]
+    stats: Optional[str]
+    hud: bool
+    sharpen: float
+    fullscreen: bool
+    vr_view: str                   # "fill" | "screen"
+    mirror: bool

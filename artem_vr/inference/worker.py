@@ -1,0 +1,121 @@
+"""StyleWorker: the inference thread. Takes the newest Frame, stylizes it at the inference size,
+and overwrites the newest Stylized frame into the output slot."""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..slots import LatestSlot
+from ..stats import StageStats
+from .engine import to_uint8
+from .styles import describe, style_weights
+
+_SWIZZLE = {"rgb": [0, 1, 2], "bgr": [2, 1, 0], "bgra": [2, 1, 0]}
+
+
+@dataclass
+class Stylized:
+    pixels: np.ndarray   # (h, w, 3) uint8 RGB at the inference size
+    index: int           # the source frame's number
+    t_capture: float
+    t_done: float
+    style: str
+
+
+def fit_inside(src: Tuple[int, int], box: Tuple[int, int], upscale: bool = True) -> Tuple[int, int]:
+    """Largest size with ``src``'s aspect inside ``box`` (never below 32 px a side)."""
+    sw, sh = src
+    scale = min(box[0] / sw, box[1] / sh)
+    if not upscale:
+        scale = min(scale, 1.0)
+    return max(32, round(sw * scale)), max(32, round(sh * scale))
+
+
+def frame_to_tensor(pixels: np.ndarray, order: str, device: torch.device, size: Tuple[int, int]) -> torch.Tensor:
+    """``(H,W,C) uint8`` in ``order`` -> ``(1,3,h,w) float [0,1]`` RGB on ``device`` at ``size``.
+
+    The upload is the raw bytes; the channel swizzle and resize happen on the device.
+    """
+    t = torch.from_numpy(pixels).to(device, non_blocking=True)
+    t = t[..., _SWIZZLE[order]].permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    if (t.shape[-1], t.shape[-2]) != tuple(size):
+        t = F.interpolate(t, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=True)
+    return t.clamp_(0.0, 1.0)
+
+
+class StyleWorker:
+    """``infer_size``: the box the frame is fitted into (aspect kept); ``upscale`` False never
+    enlarges a small source. ``lockstep``: never overwrite an untaken result (offline renders)."""
+
+    def __init__(self, engine, in_slot: LatestSlot, out_slot: LatestSlot, controls,
+                 infer_size: Tuple[int, int], upscale: bool = True, lockstep: bool = False):
+        self.engine = engine
+        self.in_slot = in_slot
+        self.out_slot = out_slot
+        self.controls = controls
+        self.infer_size = infer_size
+        self.upscale = upscale
+        self.lockstep = lockstep
+        self.stats = StageStats()
+        self.stop_event = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.frame_size: Optional[Tuple[int, int]] = None   # actual inference size in use
+        self.done_seq = 0               # input sequence number of the last frame finished
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="style-worker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last_seq, last_frame, done_version = 0, None, -1
+        try:
+            stream = torch.cuda.Stream(self.engine.device) if self.engine.device.type == "cuda" else None
+            with torch.cuda.stream(stream) if stream is not None else nullcontext():
+                while not self.stop_event.is_set():
+                    got = self.in_slot.get(after=last_seq, timeout=0.05)
+                    settings = self.controls.settings
+                    if got is not None:
+                        last_seq, last_frame = got
+                    elif last_frame is None or settings.version == done_version:
+                        if self.in_slot.closed:
+                            break
+                        continue
+                    self._process(last_frame, settings)
+                    self.done_seq = last_seq
+                    done_version = settings.version
+        except BaseException as exc:  # handed to the main loop
+            self.error = exc
+
+    def _process(self, frame, settings) -> None:
+        t0 = time.perf_counter()
+        size = fit_inside(frame.size, self.infer_size, self.upscale)
+        self.frame_size = size
+        x = frame_to_tensor(frame.pixels, frame.order, self.engine.device, size)
+        out = self.engine.stylize_tensor(x, settings.style, settings.strength, settings.preserve_color)
+        pixels = to_uint8(out)[0]
+        now = time.perf_counter()
+        label = describe(style_weights(settings.style, self.engine.num_styles))
+        result = Stylized(pixels, frame.index, frame.t_capture, now, label)
+        if self.lockstep:
+            while not self.out_slot.wait_taken(0.1):
+                if self.stop_event.is_set():
+                    return
+        self.out_slot.put(result)
+        self.stats.record((now - t0) * 1000.0, now)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()

@@ -1,0 +1,150 @@
+"""``artem-vr [--window | --output PATH] ...``: build the live pipeline from the command line and run it.
+
+Everything that can be checked cheaply (sizes, style, source spec, output path, display, VR
+runtime) is checked before the model loads, so a mistake costs no waiting.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+
+from .config import LiveConfig
+from .errors import InputError, UsageError
+
+CPU_INFER_BOX = (320, 180)
+CUDA_INFER_BOX = (1280, 720)
+
+
+def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from .cli import _add_model_options, parse_size
+
+    p = parser_class(prog="artem-vr", description=(
+        "Live neural style transfer. With no --window/--output it runs in the VR headset. "
+        "Subcommands: stylize, styles, doctor (artem-vr SUBCOMMAND --help)."))
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--window", action="store_true", help="show in a desktop window")
+    out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
+    p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, "
+                   "video:PATH, image:PATH or demo (default webcam)")
+    _add_model_options(p, "auto")
+    p.add_argument("--infer-size", type=parse_size, metavar="WxH",
+                   help="inference resolution box, aspect kept (default 320x180 on CPU, 1280x720 on CUDA)")
+    p.add_argument("--size", type=parse_size, metavar="WxH",
+                   help="window size, or output size for --output (default: the source's size)")
+    p.add_argument("--frames", type=int, metavar="N", help="stop after N frames shown/written")
+    p.add_argument("--stats", metavar="FILE.json", help="write run statistics here at exit")
+    p.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
+                   help="per-stage fps/latency overlay (default: on in the window, off in files)")
+    p.add_argument("--sharpen", type=float, default=0.3, help="sharpening after upsampling, 0..1 (default 0.3)")
+    p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen")
+    p.add_argument("--vr-view", choices=("fill", "screen"), default=None,
+                   help="VR: fill each eye (default for webcam) or a floating screen (default for screen)")
+    p.add_argument("--mirror", action="store_true", help="VR: also show the left eye in a desktop window")
+    return p
+
+
+def build_config(args) -> LiveConfig:
+    from .inference.styles import style_weights
+
+    if args.frames is not None and args.frames < 1:
+        raise UsageError(f"--frames must be at least 1, got {args.frames}")
+    if not 0.0 <= args.sharpen <= 1.0:
+        raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
+    style_weights(args.style)
+    if args.stats and not Path(args.stats).expanduser().resolve().parent.is_dir():
+        raise InputError(f"--stats {args.stats}: its folder does not exist")
+    mode = "window" if args.window else "file" if args.output else "vr"
+    source = args.source or "webcam"
+    vr_view = args.vr_view or ("screen" if source.startswith("screen") else "fill")
+    hud = args.hud if args.hud is not None else mode == "window"
+    return LiveConfig(mode=mode, output=args.output, source=source, style=_style_value(args.style),
+                      model=args.model, strength=args.strength, preserve_color=args.preserve_color,
+                      device=args.device, infer_size=args.infer_size, size=args.size, frames=args.frames,
+                      stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
+                      vr_view=vr_view, mirror=args.mirror)
+
+
+def _style_value(spec: str):
+    return int(spec) if spec.strip().isdigit() else spec
+
+
+def resolve_model(name: str) -> str:
+    """``auto``: the pruned net when this install has it, else the full one."""
+    if name != "auto":
+        return name
+    from .resources import models_dir
+
+    return "fast" if (models_dir() / "fast.safetensors").is_file() else "full"
+
+
+def make_sink(config: LiveConfig, controls, source):
+    if config.mode == "window":
+        from .render.window import WindowSink
+
+        return WindowSink(controls, size=config.size or (1280, 720), fullscreen=config.fullscreen)
+    if config.mode == "file":
+        from .render.file import FileSink
+
+        return FileSink(config.output, size=config.size, hud=config.hud)
+    from .render.vr import VrSink
+
+    return VrSink(controls, view=config.vr_view, mirror=config.mirror)
+
+
+def run_live(args) -> int:
+    from .capture import parse_source
+    from .controls import Controls, Settings
+    from .inference.engine import StyleEngine, resolve_device
+    from .pipeline import LivePipeline
+
+    config = build_config(args)
+    device = resolve_device(config.device)
+    source = parse_source(config.source, offline=config.mode == "file")
+    if config.mode == "vr":
+        from .render.vr import check_runtime
+
+        check_runtime()  # no headset: say so before the model loads
+    elif config.mode == "window":
+        from .render.window import check_display
+
+        check_display()
+    controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud))
+    sink = make_sink(config, controls, source)
+    model = resolve_model(config.model)
+    engine = StyleEngine.load(model, device=config.device)
+    controls.num_styles = engine.num_styles
+    box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
+    pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,
+                            frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
+                            sharpen=config.sharpen, model_name=model)
+    signalled = _install_sigterm(controls)
+    try:
+        pipeline.run()
+    finally:
+        if config.stats:
+            _write_stats(config.stats, pipeline.stats())
+    return 128 + signalled[0] if signalled else 0
+
+
+def _install_sigterm(controls) -> list:
+    """SIGTERM ends the run like Esc does (clean shutdown); the exit code then says 143."""
+    got: list = []
+    if threading.current_thread() is not threading.main_thread():
+        return got
+
+    def handler(signum, frame):
+        got.append(signum)
+        controls.quit.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    return got
+
+
+def _write_stats(path: str, stats: dict) -> None:
+    try:
+        Path(path).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write --stats {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,175 @@
+"""Wires capture -> worker -> compositor -> sink, owns their lifetimes, and collects the stats.
+
+The main thread (this loop) owns GL and the sink. It never waits for inference: display sinks
+re-present the latest picture at their own rate; file sinks take each new stylized frame once.
+Any stage's exception stops every stage and is re-raised here.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Optional, Tuple
+
+from .capture.base import CaptureStage, Source
+from .errors import CaptureError
+from .inference.worker import StyleWorker
+from .render.base import Sink
+from .slots import LatestSlot
+from .stats import StageStats, percentiles
+
+FIRST_FRAME_TIMEOUT = 10.0
+
+
+class LivePipeline:
+    def __init__(self, source: Source, engine, sink: Sink, controls, infer_size: Tuple[int, int],
+                 upscale: bool = True, frames: Optional[int] = None, lockstep: bool = False,
+                 sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = ""):
+        self.source = source
+        self.engine = engine
+        self.sink = sink
+        self.controls = controls
+        self.frames = frames
+        self.sharpen = sharpen
+        self.open_timeout = open_timeout
+        self.model_name = model_name or getattr(engine, "name", "")
+        self.capture_slot = LatestSlot()
+        self.output_slot = LatestSlot()
+        self.capture = CaptureStage(source, self.capture_slot, lockstep=lockstep)
+        self.worker = StyleWorker(engine, self.capture_slot, self.output_slot, controls, infer_size,
+                                  upscale=upscale, lockstep=lockstep)
+        self.present_stats = StageStats()
+        self.latencies = deque(maxlen=20000)
+        self.recent_latency = deque(maxlen=60)
+        self.presented = 0
+        self.output_size: Optional[Tuple[int, int]] = None
+        self.compositor = None
+        self._hud_at = 0.0
+        self._started = 0.0
+        self._ended = 0.0
+
+    # -- run -------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        from .render.compositor import Compositor
+
+        self._started = time.perf_counter()
+        try:
+            self.capture.start()
+            self.capture.wait_open(self.open_timeout)
+            first = self._wait_first_frame()
+            if getattr(self.sink, "fps", 0) is None:  # a video written at the source's own rate
+                self.sink.fps = self.source.rate
+            self.worker.start()
+            ctx = self.sink.open(first.size)
+            self.compositor = Compositor(ctx, sharpen=self.sharpen)
+            self._loop()
+        finally:
+            self._shutdown()
+        self._raise_stage_errors()
+        return self.stats()
+
+    def _wait_first_frame(self):
+        deadline = time.perf_counter() + FIRST_FRAME_TIMEOUT
+        while time.perf_counter() < deadline:
+            self._raise_stage_errors()
+            seq, frame = self.capture_slot.latest()
+            if seq:
+                return frame
+            if self.capture.ended.is_set():
+                raise CaptureError(f"{self.source.name} ended before its first frame")
+            time.sleep(0.005)
+        raise CaptureError(f"{self.source.name} opened but sent no frame within {FIRST_FRAME_TIMEOUT:.0f} s")
+
+    def _loop(self) -> None:
+        last_seq = 0
+        every = self.sink.every_frame
+        while not self.controls.quit.is_set():
+            self._raise_stage_errors()
+            got = self.output_slot.get(after=last_seq, timeout=0.1 if every else 0.0)
+            new = None
+            if got is not None:
+                last_seq, new = got
+                self.compositor.upload(new.pixels)
+            elif every:
+                if self._drained(last_seq):
+                    return
+                continue
+            self._update_hud()
+            t0 = time.perf_counter()
+            keep = self.sink.present(self.compositor)
+            t1 = time.perf_counter()
+            if self.compositor.texture is not None and self.sink.drew:
+                self.presented += 1
+                self.present_stats.record((t1 - t0) * 1000.0, t1)
+            if new is not None:
+                latency = (t1 - new.t_capture) * 1000.0
+                self.latencies.append(latency)
+                self.recent_latency.append(latency)
+            if not keep or (self.frames and self.presented >= self.frames):
+                return
+
+    def _drained(self, last_seq: int) -> bool:
+        """An ended source whose every frame went through the worker and was presented."""
+        return (self.capture.ended.is_set() and self.worker.done_seq >= self.capture_slot.seq
+                and self.output_slot.seq <= last_seq)
+
+    def _raise_stage_errors(self) -> None:
+        for stage in (self.capture, self.worker):
+            if stage.error is not None:
+                raise stage.error
+
+    def _update_hud(self) -> None:
+        now = time.perf_counter()
+        if now - self._hud_at < 0.25:
+            return
+        self._hud_at = now
+        from .render.hud import hud_image, hud_lines
+
+        settings = self.controls.settings
+        infer_fps = self.worker.stats.fps()
+        self.sink.title_info(f"style {settings.style} - {infer_fps:.1f} fps")
+        if not settings.hud:
+            self.compositor.set_hud(None)
+            return
+        latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
+        lines = hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
+                          self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
+                          self.engine.device.type, self.worker.frame_size)
+        self.compositor.set_hud(hud_image(lines))
+
+    def _shutdown(self) -> None:
+        self._ended = time.perf_counter()
+        self.capture.stop_event.set()
+        self.worker.stop_event.set()
+        self.capture_slot.close()
+        self.output_slot.close()
+        self.capture.stop()
+        self.worker.stop()
+        self.output_size = getattr(self.sink, "size", None) or self.output_size
+        if self.compositor is not None:
+            self.compositor.release()
+        self.sink.close()
+
+    # -- report ----------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        cap, inf, pres = self.capture.stats, self.worker.stats, self.present_stats
+        return {
+            "frames_captured": self.capture.frames,
+            "frames_inferred": inf.count,
+            "frames_presented": self.presented,
+            "frames_dropped": self.capture_slot.dropped + self.output_slot.dropped,
+            "frames_dropped_before_inference": self.capture_slot.dropped,
+            "frames_dropped_before_display": self.output_slot.dropped,
+            "fps": {"capture": round(cap.run_fps(), 2), "inference": round(inf.run_fps(), 2),
+                    "present": round(pres.run_fps(), 2)},
+            "latency_ms": percentiles(list(self.latencies)),
+            "stage_ms": {"capture": cap.summary(), "inference": inf.summary(), "render": pres.summary()},
+            "device": str(self.engine.device),
+            "model": self.model_name,
+            "source": self.source.name,
+            "sink": self.sink.name,
+            "infer_size": list(self.worker.frame_size) if self.worker.frame_size else None,
+            "output_size": list(self.output_size) if self.output_size else None,
+            "duration_s": round((self._ended or time.perf_counter()) - self._started, 3),
+        }

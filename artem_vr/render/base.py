@@ -1,0 +1,52 @@
+"""The sink interface every output implements, and headless GL context creation."""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+from ..errors import DisplayError
+
+Size = Tuple[int, int]
+
+
+class Sink:
+    """An output. Called on the main thread only, in this order:
+
+    ``open(content_size) -> moderngl.Context`` (the sink makes or is handed its GL context),
+    ``present(compositor) -> bool`` (draw the latest picture; False = stop), ``close()``.
+    ``every_frame``: True for outputs that want each new stylized frame once (files), False for
+    displays that re-present the latest picture at their own rate (window, headset).
+    """
+
+    every_frame = False
+    name = "sink"
+    drew = True  # whether the last present() put a new picture on the output (for the stats)
+
+    def open(self, content_size: Size):
+        raise NotImplementedError
+
+    def present(self, compositor) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def title_info(self, text: str) -> None:
+        """Short status (style, fps) for outputs that can show it."""
+
+
+def headless_context(require: int = 330):
+    """A standalone OpenGL context through EGL (no display needed)."""
+    import moderngl
+
+    try:
+        return moderngl.create_standalone_context(require=require, backend="egl")
+    except Exception as exc:
+        raise DisplayError(f"no headless OpenGL (EGL) context: {' '.join(str(exc).split())}; "
+                           "install Mesa's EGL (libegl1) or a GPU driver") from None
+
+
+def egl_context_or_none(require: int = 330) -> Optional[object]:
+    try:
+        return headless_context(require)
+    except DisplayError:
+        return None

@@ -1,0 +1,155 @@
+"""The moderngl compositor: upload a stylized frame, upsample it (Catmull-Rom, optional sharpen)
+into any target framebuffer, letterboxed, with an optional HUD on top.
+
+Every GL object it makes is tracked in ``self._objects`` so tests can check that resizes and
+size changes do not leak. It runs on the thread that owns the GL context (the main thread).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..resources import shader_source
+
+Size = Tuple[int, int]
+
+
+def letterbox(src: Size, dst: Size) -> Tuple[int, int, int, int]:
+    """``(x, y, w, h)`` of the largest rect with ``src``'s aspect centred inside ``dst``."""
+    sw, sh = src
+    dw, dh = dst
+    if sw <= 0 or sh <= 0 or dw <= 0 or dh <= 0:
+        return 0, 0, 0, 0
+    scale = min(dw / sw, dh / sh)
+    w, h = max(1, min(dw, round(sw * scale))), max(1, min(dh, round(sh * scale)))
+    return (dw - w) // 2, (dh - h) // 2, w, h
+
+
+class Compositor:
+    def __init__(self, ctx, sharpen: float = 0.0):
+        import moderngl
+
+        self.ctx = ctx
+        self.sharpen = float(sharpen)
+        self._objects = {}
+        vert = shader_source("quad.vert")
+        self._upsample = self._track("upsample", ctx.program(vertex_shader=vert, fragment_shader=shader_source("upsample.frag")))
+        self._sharpen = self._track("sharpen", ctx.program(vertex_shader=vert, fragment_shader=shader_source("sharpen.frag")))
+        self._overlay = self._track("overlay", ctx.program(vertex_shader=vert, fragment_shader=shader_source("overlay.frag")))
+        quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4")
+        self._vbo = self._track("vbo", ctx.buffer(quad.tobytes()))
+        self._vaos = {name: self._track(f"vao-{name}", ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
+                      for name, prog in (("upsample", self._upsample), ("sharpen", self._sharpen),
+                                         ("overlay", self._overlay))}
+        self._moderngl = moderngl
+        self.texture = None        # the latest stylized frame
+        self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
+        self._hud = None
+        self.fade = 0.0
+        self.version = 0           # bumped whenever what render() would draw changes
+
+    def _track(self, key, obj):
+        self._objects[key] = obj
+        return obj
+
+    def _replace(self, key, obj):
+        old = self._objects.pop(key, None)
+        if old is not None:
+            old.release()
+        if obj is not None:
+            self._objects[key] = obj
+        return obj
+
+    @property
+    def gl_object_count(self) -> int:
+        return len(self._objects)
+
+    @property
+    def source_size(self) -> Optional[Size]:
+        return self.texture.size if self.texture is not None else None
+
+    def upload(self, rgb: np.ndarray) -> None:
+        """``rgb``: ``(H,W,3) uint8``, top row first. Reuses the texture while the size holds."""
+        h, w = rgb.shape[:2]
+        if self.texture is None or self.texture.size != (w, h):
+            tex = self.ctx.texture((w, h), 3, alignment=1)
+            tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+            self.texture = self._replace("source", tex)
+        self.texture.write(np.ascontiguousarray(rgb), alignment=1)
+        self.version += 1
+
+    def set_hud(self, rgba: Optional[np.ndarray]) -> None:
+        """``rgba``: ``(H,W,4) uint8`` overlay drawn at the top-left, or None to hide it."""
+        self.version += 1
+        if rgba is None:
+            self._hud = None
+            self._replace("hud", None)
+            return
+        h, w = rgba.shape[:2]
+        tex = self._objects.get("hud")
+        if tex is None or tex.size != (w, h):
+            tex = self._replace("hud", self.ctx.texture((w, h), 4))
+        tex.write(np.ascontiguousarray(rgba).tobytes())
+        self._hud = tex
+
+    def _content_target(self, size: Size):
+        if self._content is None or self._content[1].size != size:
+            tex = self._replace("content-tex", self.ctx.texture(size, 3))
+            fbo = self._replace("content-fbo", self.ctx.framebuffer(color_attachments=[tex]))
+            self._content = (fbo, tex)
+        return self._content
+
+    def render(self, fbo, size: Size, flip_y: bool = True, hud: bool = True,
+               rect: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int, int, int]:
+        """Draw into ``fbo`` of ``size``; returns the picture's rect. ``rect`` overrides letterboxing."""
+        fbo.use()
+        self.ctx.viewport = (0, 0, *size)
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        if self.texture is None or min(size) <= 0:
+            return 0, 0, 0, 0
+        x, y, w, h = rect or letterbox(self.texture.size, size)
+        if w <= 0 or h <= 0:
+            return 0, 0, 0, 0
+        self.texture.use(0)
+        self._upsample["src"].value = 0
+        self._upsample["src_size"].value = tuple(float(v) for v in self.texture.size)
+        self._upsample["flip_y"].value = flip_y
+        self._upsample["fade"].value = float(self.fade)
+        tw, th = self.texture.size
+        if self.sharpen > 0.0 and (w > tw or h > th):  # sharpening only helps an upsampled picture
+            cfbo, ctex = self._content_target((w, h))
+            cfbo.use()
+            self.ctx.viewport = (0, 0, w, h)
+            self._vaos["upsample"].render(self._moderngl.TRIANGLE_STRIP)
+            fbo.use()
+            self.ctx.viewport = (x, y, w, h)
+            ctex.use(0)
+            self._sharpen["src"].value = 0
+            self._sharpen["amount"].value = self.sharpen
+            self._vaos["sharpen"].render(self._moderngl.TRIANGLE_STRIP)
+        else:
+            self.ctx.viewport = (x, y, w, h)
+            self._vaos["upsample"].render(self._moderngl.TRIANGLE_STRIP)
+        if hud and self._hud is not None:
+            self._draw_hud(size, flip_y)
+        return x, y, w, h
+
+    def _draw_hud(self, size: Size, flip_y: bool) -> None:
+        hw, hh = self._hud.size
+        hw, hh = min(hw, size[0]), min(hh, size[1])
+        # top-left corner of the target: GL's y axis points up on screen, down in read-back order
+        self.ctx.viewport = (0, size[1] - hh, hw, hh) if flip_y else (0, 0, hw, hh)
+        self.ctx.enable(self._moderngl.BLEND)
+        self.ctx.blend_func = self._moderngl.SRC_ALPHA, self._moderngl.ONE_MINUS_SRC_ALPHA
+        self._hud.use(0)
+        self._overlay["src"].value = 0
+        self._overlay["flip_y"].value = flip_y
+        self._vaos["overlay"].render(self._moderngl.TRIANGLE_STRIP)
+        self.ctx.disable(self._moderngl.BLEND)
+
+    def release(self) -> None:
+        for obj in self._objects.values():
+            obj.release()
+        self._objects.clear()
+        self.texture = self._content = self._hud = None

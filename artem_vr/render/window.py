@@ -1,0 +1,190 @@
+"""Desktop window through glfw: resizable, letterboxed, hotkeys, vsync with a frame cap.
+
+Keys: left/right previous/next style, 0-9 pick a style, [ ] strength down/up, C colour
+preservation, H HUD, F fullscreen, Esc or Q quit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Optional
+
+from ..errors import DisplayError
+from .base import Sink, Size
+
+
+def check_display() -> None:
+    """Fail fast, before the model loads, when there is no display to open a window on."""
+    if os.name != "nt" and sys.platform != "darwin" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise DisplayError("no display for --window (DISPLAY is not set); use --output PATH to run headless")
+
+
+class WindowSink(Sink):
+    every_frame = False
+    name = "window"
+
+    def __init__(self, controls, size: Size = (1280, 720), fullscreen: bool = False, max_fps: float = 0.0,
+                 visible: bool = True):
+        self.controls = controls
+        self.initial_size = tuple(size)
+        self.start_fullscreen = fullscreen
+        self.max_fps = max_fps       # 0: the monitor's refresh rate
+        self.visible = visible
+        self.window = None
+        self.ctx = None
+        self._screen = None
+        self._saved = None           # windowed position/size while fullscreen
+        self._last_swap = 0.0
+        self._title = "artem-vr"
+        self.size: Optional[Size] = None   # framebuffer size at the last present
+        self._drawn = None                 # (compositor version, size, hud) on screen now
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def open(self, content_size: Size):
+        import glfw
+        import moderngl
+
+        check_display()
+        if not glfw.init():
+            raise DisplayError("cannot open a window: glfw failed to initialise the display; "
+                               "use --output PATH to run headless")
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        glfw.window_hint(glfw.RESIZABLE, True)
+        glfw.window_hint(glfw.VISIBLE, self.visible)
+        self.window = glfw.create_window(*self.initial_size, self._title, None, None)
+        if not self.window:
+            glfw.terminate()
+            raise DisplayError("cannot create an OpenGL 3.3 window; update the GPU driver or use --output PATH")
+        glfw.make_context_current(self.window)
+        glfw.swap_interval(1)
+        glfw.set_key_callback(self.window, self._on_key)
+        self.ctx = moderngl.create_context()
+        self._screen = self.ctx.detect_framebuffer()
+        if self.max_fps <= 0:
+            mode = glfw.get_video_mode(glfw.get_primary_monitor())
+            self.max_fps = float(mode.refresh_rate) if mode and mode.refresh_rate else 60.0
+        if self.start_fullscreen:
+            self.toggle_fullscreen()
+        return self.ctx
+
+    def close(self) -> None:
+        import glfw
+
+        if self.window is not None:
+            glfw.destroy_window(self.window)
+            self.window = None
+        self.ctx = None
+        glfw.terminate()
+
+    # -- per frame --------------------------------------------------------------------------
+
+    def framebuffer_size(self) -> Size:
+        import glfw
+
+        return tuple(glfw.get_framebuffer_size(self.window))
+
+    def present(self, compositor) -> bool:
+        import glfw
+
+        glfw.poll_events()
+        if glfw.window_should_close(self.window) or self.controls.quit.is_set():
+            return False
+        if self.controls.fullscreen_requested:
+            self.controls.fullscreen_requested = False
+            self.toggle_fullscreen()
+        size = self.size = self.framebuffer_size()
+        self.drew = False
+        if size[0] <= 0 or size[1] <= 0 or glfw.get_window_attrib(self.window, glfw.ICONIFIED):
+            glfw.wait_events_timeout(0.05)  # minimized: nothing to draw, do not spin
+            return True
+        hud = self.controls.settings.hud
+        state = (compositor.version, size, hud)
+        if state == self._drawn:
+            # Same picture: the front buffer still shows it. Redrawing would only burn the CPU
+            # time a software GL renderer shares with inference; wait for input or the next frame.
+            glfw.wait_events_timeout(1.0 / self.max_fps)
+            return True
+        compositor.render(self._screen, size, flip_y=True, hud=hud)
+        glfw.swap_buffers(self.window)
+        self._drawn = state
+        self.drew = True
+        self._cap_rate()
+        return True
+
+    def _cap_rate(self) -> None:
+        """vsync paces real displays; a virtual one (Xvfb) would spin, starving inference."""
+        period = 1.0 / self.max_fps
+        now = time.perf_counter()
+        wait = self._last_swap + period - now
+        if wait > 0:
+            time.sleep(wait)
+        self._last_swap = time.perf_counter()
+
+    def title_info(self, text: str) -> None:
+        import glfw
+
+        title = f"artem-vr - {text}"
+        if self.window is not None and title != self._title:
+            self._title = title
+            glfw.set_window_title(self.window, title)
+
+    def toggle_fullscreen(self) -> None:
+        import glfw
+
+        if self._saved is None:
+            monitor = glfw.get_window_monitor(self.window) or glfw.get_primary_monitor()
+            mode = glfw.get_video_mode(monitor)
+            self._saved = (*glfw.get_window_pos(self.window), *glfw.get_window_size(self.window))
+            glfw.set_window_monitor(self.window, monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate)
+        else:
+            x, y, w, h = self._saved
+            self._saved = None
+            glfw.set_window_monitor(self.window, None, x, y, w, h, 0)
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _on_key(self, window, key, scancode, action, mods) -> None:
+        import glfw
+
+        if action not in (glfw.PRESS, glfw.REPEAT):
+            return
+        handle_key(self.controls, key)
+
+
+def handle_key(controls, key: int) -> Optional[str]:
+    """Apply one glfw key code to ``controls``; returns what it did (for tests and logs)."""
+    import glfw
+
+    if key in (glfw.KEY_ESCAPE, glfw.KEY_Q):
+        controls.quit.set()
+        return "quit"
+    if key == glfw.KEY_RIGHT:
+        controls.step_style(+1)
+        return "next style"
+    if key == glfw.KEY_LEFT:
+        controls.step_style(-1)
+        return "previous style"
+    if glfw.KEY_0 <= key <= glfw.KEY_9:
+        controls.pick_style(key - glfw.KEY_0)
+        return "pick style"
+    if key == glfw.KEY_RIGHT_BRACKET:
+        controls.change_strength(+0.1)
+        return "stronger"
+    if key == glfw.KEY_LEFT_BRACKET:
+        controls.change_strength(-0.1)
+        return "weaker"
+    if key == glfw.KEY_C:
+        controls.toggle_color()
+        return "colour"
+    if key == glfw.KEY_H:
+        controls.toggle_hud()
+        return "hud"
+    if key == glfw.KEY_F:
+        controls.fullscreen_requested = True
+        return "fullscreen"
+    return None
