@@ -26,3 +26,5 @@ class LiveConfig:
     fullscreen: bool
     vr_view: str                   # "fill" | "screen"
     mirror: bool
+    vr_distance: float = 2.0       # metres to the floating screen
+    vr_width: float = 2.4          # its width in metres

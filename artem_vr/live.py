@@ -43,6 +43,10 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("--vr-view", choices=("fill", "screen"), default=None,
                    help="VR: fill each eye (default for webcam) or a floating screen (default for screen)")
     p.add_argument("--mirror", action="store_true", help="VR: also show the left eye in a desktop window")
+    p.add_argument("--vr-distance", type=float, default=2.0, metavar="M",
+                   help="VR screen view: distance to the screen in metres (default 2)")
+    p.add_argument("--vr-width", type=float, default=2.4, metavar="M",
+                   help="VR screen view: screen width in metres (default 2.4)")
     return p
 
 
@@ -51,6 +55,8 @@ def build_config(args) -> LiveConfig:
 
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames must be at least 1, got {args.frames}")
+    if not (0.3 <= args.vr_distance <= 50 and 0.1 <= args.vr_width <= 50):
+        raise UsageError("--vr-distance must be 0.3..50 m and --vr-width 0.1..50 m")
     if not 0.0 <= args.sharpen <= 1.0:
         raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
     style_weights(args.style)
@@ -64,7 +70,7 @@ def build_config(args) -> LiveConfig:
                       model=args.model, strength=args.strength, preserve_color=args.preserve_color,
                       device=args.device, infer_size=args.infer_size, size=args.size, frames=args.frames,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
-                      vr_view=vr_view, mirror=args.mirror)
+                      vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width)
 
 
 def _style_value(spec: str):
@@ -91,7 +97,8 @@ def make_sink(config: LiveConfig, controls, source):
         return FileSink(config.output, size=config.size, hud=config.hud)
     from .render.vr import VrSink
 
-    return VrSink(controls, view=config.vr_view, mirror=config.mirror)
+    return VrSink(controls, view=config.vr_view, mirror=config.mirror, distance=config.vr_distance,
+                  width=config.vr_width)
 
 
 def run_live(args) -> int:
@@ -103,28 +110,23 @@ def run_live(args) -> int:
     config = build_config(args)
     device = resolve_device(config.device)
     source = parse_source(config.source, offline=config.mode == "file")
-    if config.mode == "vr":
-        from .render.vr import check_runtime
-
-        check_runtime()  # no headset: say so before the model loads
-    elif config.mode == "window":
-        from .render.window import check_display
-
-        check_display()
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud))
     sink = make_sink(config, controls, source)
-    model = resolve_model(config.model)
-    engine = StyleEngine.load(model, device=config.device)
-    controls.num_styles = engine.num_styles
-    box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
-    pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,
-                            frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
-                            sharpen=config.sharpen, model_name=model)
-    signalled = _install_sigterm(controls)
+    pipeline = None
     try:
+        sink.prepare()  # no display / no headset: say so before the model loads
+        model = resolve_model(config.model)
+        engine = StyleEngine.load(model, device=config.device)
+        controls.num_styles = engine.num_styles
+        box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
+        pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,
+                                frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
+                                sharpen=config.sharpen, model_name=model)
+        signalled = _install_sigterm(controls)
         pipeline.run()
     finally:
-        if config.stats:
+        sink.close()  # idempotent; covers failures before the pipeline took the sink over
+        if config.stats and pipeline is not None:
             _write_stats(config.stats, pipeline.stats())
     return 128 + signalled[0] if signalled else 0
 

@@ -11,7 +11,7 @@ Size = Tuple[int, int]
 class Sink:
     """An output. Called on the main thread only, in this order:
 
-    ``open(content_size) -> moderngl.Context`` (the sink makes or is handed its GL context),
+    ``prepare()`` (before the model loads), ``open(content_size) -> moderngl.Context`` (the sink makes or is handed its GL context),
     ``present(compositor) -> bool`` (draw the latest picture; False = stop), ``close()``.
     ``every_frame``: True for outputs that want each new stylized frame once (files), False for
     displays that re-present the latest picture at their own rate (window, headset).
@@ -20,6 +20,10 @@ class Sink:
     every_frame = False
     name = "sink"
     drew = True  # whether the last present() put a new picture on the output (for the stats)
+
+    def prepare(self) -> None:
+        """Cheap checks and connections made before the model loads (display, VR runtime), so
+        a missing one costs the user no waiting. ``close`` undoes it."""
 
     def open(self, content_size: Size):
         raise NotImplementedError

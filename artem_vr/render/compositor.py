@@ -37,11 +37,13 @@ class Compositor:
         self._upsample = self._track("upsample", ctx.program(vertex_shader=vert, fragment_shader=shader_source("upsample.frag")))
         self._sharpen = self._track("sharpen", ctx.program(vertex_shader=vert, fragment_shader=shader_source("sharpen.frag")))
         self._overlay = self._track("overlay", ctx.program(vertex_shader=vert, fragment_shader=shader_source("overlay.frag")))
+        self._world = self._track("world", ctx.program(vertex_shader=shader_source("screen.vert"),
+                                                        fragment_shader=shader_source("upsample.frag")))
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4")
         self._vbo = self._track("vbo", ctx.buffer(quad.tobytes()))
         self._vaos = {name: self._track(f"vao-{name}", ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
                       for name, prog in (("upsample", self._upsample), ("sharpen", self._sharpen),
-                                         ("overlay", self._overlay))}
+                                         ("overlay", self._overlay), ("world", self._world))}
         self._moderngl = moderngl
         self.texture = None        # the latest stylized frame
         self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
@@ -111,11 +113,7 @@ class Compositor:
         x, y, w, h = rect or letterbox(self.texture.size, size)
         if w <= 0 or h <= 0:
             return 0, 0, 0, 0
-        self.texture.use(0)
-        self._upsample["src"].value = 0
-        self._upsample["src_size"].value = tuple(float(v) for v in self.texture.size)
-        self._upsample["flip_y"].value = flip_y
-        self._upsample["fade"].value = float(self.fade)
+        self._bind_source(self._upsample, flip_y)
         tw, th = self.texture.size
         if self.sharpen > 0.0 and (w > tw or h > th):  # sharpening only helps an upsampled picture
             cfbo, ctex = self._content_target((w, h))
@@ -134,6 +132,36 @@ class Compositor:
         if hud and self._hud is not None:
             self._draw_hud(size, flip_y)
         return x, y, w, h
+
+    def _bind_source(self, prog, flip_y: bool) -> None:
+        self.texture.use(0)
+        prog["src"].value = 0
+        prog["src_size"].value = tuple(float(v) for v in self.texture.size)
+        prog["flip_y"].value = flip_y
+        prog["fade"].value = float(self.fade)
+
+    def render_world(self, fbo, size: Size, mvp_bytes: bytes, background=(0.02, 0.02, 0.03)) -> None:
+        """Draw the picture as a quad placed by ``mvp_bytes`` (column-major mat4), for VR."""
+        fbo.use()
+        self.ctx.viewport = (0, 0, *size)
+        fbo.clear(*background, 1.0)
+        if self.texture is None:
+            return
+        self._bind_source(self._world, True)
+        self._world["mvp"].write(mvp_bytes)
+        self._vaos["world"].render(self._moderngl.TRIANGLE_STRIP)
+
+    def draw_texture(self, texture, fbo, size: Size) -> None:
+        """Letterbox any GL-convention texture (e.g. a VR eye) into ``fbo``: the VR mirror."""
+        fbo.use()
+        self.ctx.viewport = (0, 0, *size)
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        x, y, w, h = letterbox(texture.size, size)
+        self.ctx.viewport = (x, y, w, h)
+        texture.use(0)
+        self._overlay["src"].value = 0
+        self._overlay["flip_y"].value = False
+        self._vaos["overlay"].render(self._moderngl.TRIANGLE_STRIP)
 
     def _draw_hud(self, size: Size, flip_y: bool) -> None:
         hw, hh = self._hud.size

@@ -72,7 +72,7 @@ class FileSink(Sink):
         for obj in (self._fbo, getattr(self, "_tex", None)):
             if obj is not None:
                 obj.release()
-        self._fbo = None
+        self._fbo = self._tex = None
         if self.ctx is not None:
             self.ctx.release()
             self.ctx = None

@@ -42,6 +42,9 @@ class WindowSink(Sink):
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        check_display()
+
     def open(self, content_size: Size):
         import glfw
         import moderngl
@@ -73,11 +76,12 @@ class WindowSink(Sink):
         return self.ctx
 
     def close(self) -> None:
+        if self.window is None:
+            return
         import glfw
 
-        if self.window is not None:
-            glfw.destroy_window(self.window)
-            self.window = None
+        glfw.destroy_window(self.window)
+        self.window = None
         self.ctx = None
         glfw.terminate()
 
