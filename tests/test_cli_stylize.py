@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from artem_vr.images import read_image
-from conftest import assert_one_line_error, psnr, run_cli
+from helpers.common import assert_one_line_error, psnr, run_cli
 
 
 @pytest.fixture(scope="module")

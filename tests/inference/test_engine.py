@@ -6,7 +6,7 @@ import torch
 from artem_vr.errors import DeviceError, InputError, ModelError, UsageError
 from artem_vr.inference.engine import StyleEngine, keep_color, luma, resolve_device
 from artem_vr.inference.styles import style_weights
-from conftest import DEVICES, psnr
+from helpers.common import DEVICES, psnr
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (33, 47), (121, 80), (64, 255)])
