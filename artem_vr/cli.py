@@ -11,7 +11,7 @@ from typing import List, Optional
 from . import __version__
 from .errors import ArtemError, UsageError
 
-SUBCOMMANDS = ("stylize", "styles", "doctor")
+SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,10 +44,13 @@ def _strength(text: str) -> float:
 def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--style", default="0", help="style index 0-25 or a blend like 3:0.5,12:0.5 (default 0)")
     p.add_argument("--model", default=default_model,
-                   help=f"fast (pruned), full (26-style net) or a .safetensors file (default {default_model})")
+                   help="fast (pruned), full (26-style net) or a .safetensors file (default "
+                   + ("fast when this install has it, else full)" if default_model == "auto" else f"{default_model})"))
     p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                   help="inference runtime; onnxruntime is CPU only (default: the faster one measured)")
 
 
 def stylize_parser() -> argparse.ArgumentParser:
@@ -78,7 +81,7 @@ def cmd_stylize(argv: List[str]) -> int:
         raise UsageError(f"--max-size must be at least 32, got {args.max_size}")
     style_weights(args.style)  # a bad spec fails before the model loads
     jobs = plan_jobs(args.inputs, args.output)  # every input checked before anything is written
-    engine = StyleEngine.load(args.model, device=args.device)
+    engine = StyleEngine.load(args.model, device=args.device, backend=args.backend)
     failures = run_stylize(engine, jobs, args.style, args.strength, args.preserve_color, args.max_size)
     return 2 if failures else 0
 
@@ -112,6 +115,29 @@ def cmd_doctor(argv: List[str]) -> int:
     return run_doctor()
 
 
+def distill_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="artem-vr distill", description=(
+        "Build the pruned 'fast' net: structured pruning of the 26-style net, then distillation."))
+    p.add_argument("--styles", help="train only these styles, e.g. 0,5,9 (default all 26)")
+    p.add_argument("--widths", default="8,16,16", help="first conv, second conv, residual inner width (default 8,16,16)")
+    p.add_argument("--blocks", type=int, default=4, help="residual blocks to keep, 1..6 (default 4)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--size", default="192x112", help="training patch WxH, multiples of 4 (default 192x112)")
+    p.add_argument("--out", default="models/fast.safetensors", help="output file (default models/fast.safetensors)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT's .ckpt.safetensors checkpoint")
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    return p
+
+
+def cmd_distill(argv: List[str]) -> int:
+    from .training.distill import run_distill
+
+    return run_distill(distill_parser().parse_args(argv))
+
+
 def cmd_live(argv: List[str]) -> int:
     from .live import live_parser, run_live
 
@@ -123,7 +149,8 @@ def dispatch(argv: List[str]) -> int:
         print(f"artem-vr {__version__}")
         return 0
     if argv and argv[0] in SUBCOMMANDS:
-        return {"stylize": cmd_stylize, "styles": cmd_styles, "doctor": cmd_doctor}[argv[0]](argv[1:])
+        return {"stylize": cmd_stylize, "styles": cmd_styles, "doctor": cmd_doctor,
+                "distill": cmd_distill}[argv[0]](argv[1:])
     return cmd_live(argv)
 
 

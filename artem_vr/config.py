@@ -28,3 +28,4 @@ class LiveConfig:
     mirror: bool
     vr_distance: float = 2.0       # metres to the floating screen
     vr_width: float = 2.4          # its width in metres
+    backend: str = "auto"          # "auto" | "torch" | "onnxruntime"

@@ -23,7 +23,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
 
     p = parser_class(prog="artem-vr", description=(
         "Live neural style transfer. With no --window/--output it runs in the VR headset. "
-        "Subcommands: stylize, styles, doctor (artem-vr SUBCOMMAND --help)."))
+        "Subcommands: stylize, styles, distill, doctor (artem-vr SUBCOMMAND --help)."))
     out = p.add_mutually_exclusive_group()
     out.add_argument("--window", action="store_true", help="show in a desktop window")
     out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
@@ -70,7 +70,8 @@ def build_config(args) -> LiveConfig:
                       model=args.model, strength=args.strength, preserve_color=args.preserve_color,
                       device=args.device, infer_size=args.infer_size, size=args.size, frames=args.frames,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
-                      vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width)
+                      vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
+                      backend=args.backend)
 
 
 def _style_value(spec: str):
@@ -116,7 +117,7 @@ def run_live(args) -> int:
     try:
         sink.prepare()  # no display / no headset: say so before the model loads
         model = resolve_model(config.model)
-        engine = StyleEngine.load(model, device=config.device)
+        engine = StyleEngine.load(model, device=config.device, backend=config.backend)
         controls.num_styles = engine.num_styles
         box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
         pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,

@@ -22,6 +22,8 @@ from .weights import load_generator, teacher_safetensors
 
 MIN_SIDE = 32
 MODEL_NAMES = ("fast", "full")
+BACKENDS = ("auto", "torch", "onnxruntime")
+CPU_DEFAULT_BACKEND = "torch"  # measured: see benchmarks/bench_inference.py and the README
 # Rec.601 luma, as in JPEG's YCbCr (what PIL uses): swapping luma keeps Cb/Cr, and since the
 # inverse transform adds Y to every channel with weight 1, "take chroma from the photo" is
 # photo + (Y_stylized - Y_photo) on each channel.
@@ -72,11 +74,16 @@ class StyleEngine:
     """A generator on a device with the policy around it. Thread-safe: one call at a time."""
 
     def __init__(self, generator: StyleGenerator, device: torch.device, precision: str = "auto",
-                 name: str = "custom", metadata: Optional[dict] = None):
+                 name: str = "custom", metadata: Optional[dict] = None, backend: str = "auto"):
         if precision not in ("auto", "fp32", "fp16"):
             raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
         if precision == "fp16" and device.type != "cuda":
             raise UsageError("fp16 needs a CUDA device")
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
+        if backend == "onnxruntime" and device.type != "cpu":
+            raise UsageError("--backend onnxruntime runs on the CPU; use --device cpu (or --backend torch)")
+        self.backend = (CPU_DEFAULT_BACKEND if device.type == "cpu" else "torch") if backend == "auto" else backend
         self.device = device
         self.precision = ("fp16" if device.type == "cuda" else "fp32") if precision == "auto" else precision
         self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
@@ -85,16 +92,23 @@ class StyleEngine:
         self.config = generator.config
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         self.generator = generator.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
+        self._forward = self.generator
+        if self.backend == "onnxruntime":
+            from .onnx_backend import OnnxRuntimeGenerator
+
+            self._forward = OnnxRuntimeGenerator(self.generator)
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto") -> "StyleEngine":
-        """``model``: ``"fast"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file."""
+    def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
+             backend: str = "auto") -> "StyleEngine":
+        """``model``: ``"fast"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file.
+        ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only)."""
         dev = resolve_device(device)  # fail on a bad device before reading any file
         path = resolve_model_path(model)
         generator, meta = load_generator(path)
         name = str(model) if str(model) in MODEL_NAMES else Path(path).name
-        return cls(generator, dev, precision=precision, name=name, metadata=meta)
+        return cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend)
 
     @property
     def num_styles(self) -> int:
@@ -125,7 +139,7 @@ class StyleEngine:
         padded = F.pad(x, (0, pw, 0, ph), mode="reflect") if (ph or pw) else x
         with self._lock, torch.inference_mode():
             inp = padded.to(self.dtype).contiguous(memory_format=self.memory_format)
-            out = self.generator(inp, weights.to(self.dtype))[..., :h, :w].float()
+            out = self._forward(inp, weights.to(self.dtype))[..., :h, :w].float()
             if preserve_color:
                 out = keep_color(out, x)
             if strength < 1.0:

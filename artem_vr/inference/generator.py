@@ -56,6 +56,20 @@ class GeneratorConfig:
         cfg.validate()
         return cfg
 
+    def macs(self, width: int, height: int) -> int:
+        """Multiply-accumulates of one forward pass at ``width`` x ``height`` (convs only)."""
+        c0, c1, c2 = self.contract
+        e0, e1 = self.expand
+        k = self.res_kernel ** 2
+        per_pixel = (3 * c0 * self.kernel_in ** 2          # full resolution
+                     + c0 * c1 * 9 / 4                    # stride 2
+                     + c1 * c2 * 9 / 16                   # stride 2 again: the trunk at 1/4 size
+                     + sum(2 * c2 * r * k for r in self.res_inner) / 16
+                     + c2 * e0 * 9 / 4                    # after the first x2 upsampling
+                     + e0 * e1 * 9                        # after the second, full resolution
+                     + e1 * 3 * self.kernel_out ** 2)
+        return int(per_pixel * width * height)
+
     def validate(self) -> None:
         if len(self.contract) != 3 or len(self.expand) != 2:
             raise ValueError("contract needs 3 widths and expand 2")

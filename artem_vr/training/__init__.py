@@ -1,0 +1,1 @@
+"""Building the pruned net: training data, structured pruning, distillation."""

@@ -1,0 +1,169 @@
+"""Structured pruning of the 26-style generator into a genuinely smaller one.
+
+Three cuts, each removing structure (the saved file has fewer tensors and smaller shapes):
+
+1. **Channels** with torch-pruning's DepGraph, so coupled channels go together (the residual trunk,
+   each conv's next layer, and the conditional-norm rows of every style, via ``CINPruner``).
+   Importance of a channel = L1 norm of its conv filter x mean |gamma| over the 26 styles: the
+   norm re-scales each channel per style, so a filter that every style turns down contributes
+   little (network slimming's criterion with conditional scales).
+2. **Residual blocks**: the blocks whose branch adds the least to the trunk (relative energy on
+   calibration images over all styles) are removed.
+3. **Kernels**: the 9x9 first and last convs are centre-cropped to ``kernel_in``/``kernel_out``;
+   distillation then re-learns what the border taps did.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Dict, List, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..inference.generator import CondInstanceNorm, GeneratorConfig, StyleGenerator
+
+
+def _torch_pruning():
+    try:
+        import torch_pruning as tp
+    except ImportError:  # pragma: no cover - an optional dependency
+        from ..errors import UsageError
+
+        raise UsageError("artem-vr distill needs torch-pruning: pip install 'artem-vr[train]'") from None
+    return tp
+
+
+def _cin_pruner(tp):
+    class CINPruner(tp.pruner.function.BasePruningFunc):
+        """Drops columns of the (styles, channels) gamma/beta tables of a CondInstanceNorm."""
+
+        def prune_out_channels(self, layer: CondInstanceNorm, idxs: Sequence[int]):
+            drop = set(int(i) for i in idxs)
+            keep = [i for i in range(layer.gamma.shape[1]) if i not in drop]
+            layer.gamma = nn.Parameter(layer.gamma.data[:, keep].clone())
+            layer.beta = nn.Parameter(layer.beta.data[:, keep].clone())
+            return layer
+
+        prune_in_channels = prune_out_channels
+
+        def get_out_channels(self, layer: CondInstanceNorm) -> int:
+            return layer.gamma.shape[1]
+
+        get_in_channels = get_out_channels
+
+    return CINPruner()
+
+
+def _cin_importance(tp):
+    class CINMagnitudeImportance(tp.importance.Importance):
+        """Per channel: L1 of the producing conv's filter x mean |gamma| of the following norm."""
+
+        @torch.no_grad()
+        def __call__(self, group):
+            score = None
+            for dep, idxs in group:
+                layer, handler = dep.target.module, dep.handler
+                idxs = torch.as_tensor(idxs, dtype=torch.long)
+                if isinstance(layer, nn.Conv2d) and handler.__name__ == "prune_out_channels":
+                    part = layer.weight.abs().flatten(1).sum(1)[idxs]
+                elif isinstance(layer, CondInstanceNorm):
+                    part = layer.gamma.abs().mean(0)[idxs]
+                else:
+                    continue
+                part = part / (part.mean() + 1e-12)
+                score = part if score is None else score * part
+            return score
+
+    return CINMagnitudeImportance()
+
+
+def prune_channels(model: StyleGenerator, ratios: Dict[str, float], example_size=(64, 64)) -> StyleGenerator:
+    """Remove a fraction of output channels per named conv (e.g. ``{"contract.0.conv": 0.75}``).
+
+    Returns a pruned deep copy; coupled layers (next convs, norms, the residual trunk) follow.
+    """
+    tp = _torch_pruning()
+    # DepGraph traces the autograd graph: a frozen (requires_grad=False) copy would yield no groups
+    model = copy.deepcopy(model).eval().requires_grad_(True)
+    modules = dict(model.named_modules())
+    ratio_dict = {modules[name]: r for name, r in ratios.items() if r > 0}
+    x = torch.rand(1, 3, *example_size)
+    s = torch.full((model.num_styles,), 1.0 / model.num_styles)
+    ignored = [model.expand[2].conv]  # the RGB output keeps its 3 channels
+    pruner = tp.pruner.MetaPruner(
+        model, example_inputs=(x, s), importance=_cin_importance(tp), pruning_ratio=0.0,
+        pruning_ratio_dict=ratio_dict, ignored_layers=ignored,
+        customized_pruners={CondInstanceNorm: _cin_pruner(tp)}, root_module_types=[nn.Conv2d],
+    )
+    before = {name: modules[name].out_channels for name in ratio_dict_names(ratios)}
+    pruner.step()
+    unchanged = [name for name, n in before.items() if modules[name].out_channels >= n]
+    if unchanged:  # never train an unpruned "fast" net by accident
+        raise RuntimeError(f"structured pruning left {', '.join(unchanged)} unchanged")
+    return model
+
+
+def ratio_dict_names(ratios: Dict[str, float]) -> List[str]:
+    return [name for name, r in ratios.items() if r > 0]
+
+
+@torch.no_grad()
+def residual_contributions(model: StyleGenerator, images: torch.Tensor) -> List[float]:
+    """Relative energy ``|branch(x)| / |x|`` each residual block adds, averaged over all styles."""
+    scores = torch.zeros(len(model.res))
+    for s in range(model.num_styles):
+        style = F.one_hot(torch.tensor(s), model.num_styles).float()
+        h = images
+        for layer in model.contract:
+            h = F.relu(layer(h, style[None].expand(h.shape[0], -1)))
+        st = style[None].expand(h.shape[0], -1)
+        for i, block in enumerate(model.res):
+            first, second = block._modules["0"], block._modules["1"]
+            branch = second(F.relu(first(h, st)), st)
+            scores[i] += (branch.norm() / (h.norm() + 1e-8)).item()
+            h = h + branch
+    return (scores / model.num_styles).tolist()
+
+
+def _crop_kernel(weight: torch.Tensor, k: int) -> torch.Tensor:
+    full = weight.shape[-1]
+    if k > full:
+        raise ValueError(f"cannot grow a {full}x{full} kernel to {k}x{k}")
+    o = (full - k) // 2
+    return weight[..., o:o + k, o:o + k].clone()
+
+
+def rebuild(model: StyleGenerator, keep_blocks: Sequence[int], kernel_in: int, kernel_out: int) -> StyleGenerator:
+    """A fresh StyleGenerator with the pruned widths, only ``keep_blocks``, cropped kernels."""
+    sd = model.state_dict()
+    c = tuple(model.contract[i].conv.out_channels for i in range(3))
+    res_inner = tuple(model.res[i]._modules["0"].conv.out_channels for i in keep_blocks)
+    e = (model.expand[0].conv.out_channels, model.expand[1].conv.out_channels)
+    config = GeneratorConfig(num_styles=model.num_styles, contract=c, res_inner=res_inner, expand=e,
+                             kernel_in=kernel_in, kernel_out=kernel_out)
+    student = StyleGenerator(config)
+    new = {}
+    for name in student.state_dict():
+        src = name
+        if name.startswith("res."):
+            parts = name.split(".")
+            parts[1] = str(keep_blocks[int(parts[1])])
+            src = ".".join(parts)
+        tensor = sd[src]
+        if name == "contract.0.conv.weight":
+            tensor = _crop_kernel(tensor, kernel_in)
+        elif name == "expand.2.conv.weight":
+            tensor = _crop_kernel(tensor, kernel_out)
+        new[name] = tensor
+    student.load_state_dict(new)
+    return student
+
+
+def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], blocks: int, kernel_in: int,
+                    kernel_out: int, calibration: torch.Tensor) -> StyleGenerator:
+    """All three cuts; ``blocks``: how many residual blocks to keep (the most contributing)."""
+    pruned = prune_channels(teacher, channel_ratios)
+    scores = residual_contributions(pruned, calibration)
+    keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
+    return rebuild(pruned, keep, kernel_in, kernel_out)

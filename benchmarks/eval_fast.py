@@ -1,0 +1,174 @@
+"""Fast (pruned) vs full net: size, CPU speed, quality on held-out photos, and the resolution study.
+
+    python benchmarks/eval_fast.py [--fast FILE] [--json FILE] [--picture FILE] [--repeats N]
+
+Quality: PSNR/SSIM of fast vs full at the same resolution, per style, on photos never used for
+training (scikit-image's chelsea and coffee) and on held-out synthetic screens (another seed).
+Speed: both nets interleaved in one run (fast, full, fast, full, ...), median ms, at 320x180 and
+640x360. Resolution study: with the full net at the photo's own resolution as the reference,
+how close are (a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from artem_vr.inference.engine import StyleEngine  # noqa: E402
+from artem_vr.training.data import HELD_OUT, load_photos, synthetic_screen  # noqa: E402
+
+STYLES = (0, 3, 5, 7, 9, 11, 13, 17, 21, 25)
+
+
+def psnr(a, b) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 99.0 if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
+
+
+def ssim(a, b) -> float:
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+
+
+def resize(img, size, method="lanczos"):
+    from PIL import Image
+
+    m = {"lanczos": Image.LANCZOS, "bicubic": Image.BICUBIC}[method]
+    return np.asarray(Image.fromarray(img).resize(size, m))
+
+
+def fit(img, box):
+    h, w = img.shape[:2]
+    s = min(box[0] / w, box[1] / h)
+    return resize(img, (max(32, round(w * s)), max(32, round(h * s))))
+
+
+def speed(fast, full, sizes, repeats):
+    rows = []
+    for w, h in sizes:
+        x = torch.rand(1, 3, h, w)
+        times = {"fast": [], "full": []}
+        for eng in (fast, full):
+            eng.stylize_tensor(x, 3)  # warm-up
+        for _ in range(repeats):
+            for name, eng in (("fast", fast), ("full", full)):
+                t = time.perf_counter()
+                eng.stylize_tensor(x, 3)
+                times[name].append((time.perf_counter() - t) * 1000)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        rows.append({"width": w, "height": h, "fast_ms": round(med["fast"], 2), "full_ms": round(med["full"], 2),
+                     "speedup": round(med["full"] / med["fast"], 2)})
+    return rows
+
+
+def quality(fast, full, images, box):
+    per_style = []
+    for s in STYLES:
+        p, q = [], []
+        for img in images.values():
+            small = fit(img, box)
+            a, b = fast.stylize(small, s), full.stylize(small, s)
+            p.append(psnr(a, b))
+            q.append(ssim(a, b))
+        per_style.append({"style": s, "psnr": round(float(np.mean(p)), 2), "ssim": round(float(np.mean(q)), 4)})
+    return per_style
+
+
+def resolution_study(fast, full, photos, box=(320, 180)):
+    rows = []
+    for s in (3, 9, 13, 21):
+        r = {"style": s, "fast_low_up": [], "full_low_up": []}
+        for img in photos.values():
+            ref = full.stylize(img, s)
+            small = fit(img, box)
+            up = lambda x: resize(x, (img.shape[1], img.shape[0]), "bicubic")  # noqa: E731
+            r["fast_low_up"].append(psnr(up(fast.stylize(small, s)), ref))
+            r["full_low_up"].append(psnr(up(full.stylize(small, s)), ref))
+        rows.append({"style": s, "fast_low_res_upsampled_psnr": round(float(np.mean(r["fast_low_up"])), 2),
+                     "full_low_res_upsampled_psnr": round(float(np.mean(r["full_low_up"])), 2)})
+    return rows
+
+
+def side_by_side(fast, full, photo, path, styles=(3, 9, 13, 21)):
+    from PIL import Image, ImageDraw, ImageFont
+
+    small = fit(photo, (320, 180))
+    h, w = small.shape[:2]
+    font = ImageFont.load_default(size=14)
+    sheet = Image.new("RGB", (3 * w + 4 * 6, len(styles) * (h + 22) + 6), (24, 24, 28))
+    draw = ImageDraw.Draw(sheet)
+    for r, s in enumerate(styles):
+        y = 6 + r * (h + 22)
+        for c, (label, img) in enumerate((("input", small), (f"full, style {s}", full.stylize(small, s)),
+                                          (f"fast, style {s}", fast.stylize(small, s)))):
+            x = 6 + c * (w + 6)
+            draw.text((x, y), label, fill=(235, 235, 235), font=font)
+            sheet.paste(Image.fromarray(img), (x, y + 18))
+    sheet.save(path, quality=88)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fast", default=str(ROOT / "models" / "fast.safetensors"))
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--picture", help="write a full-vs-fast side-by-side JPEG here")
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args()
+
+    fast = StyleEngine.load(args.fast, device="cpu")
+    full = StyleEngine.load("full", device="cpu")
+    photos = dict(zip(HELD_OUT, load_photos(HELD_OUT)))
+    rng = np.random.default_rng(999)  # training screens use other seeds
+    screens = {f"screen{i}": synthetic_screen(rng) for i in range(2)}
+    result = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+        "params": {"fast": sum(p.numel() for p in fast.generator.parameters()),
+                   "full": sum(p.numel() for p in full.generator.parameters())},
+        "gmacs_320x180": {"fast": round(fast.config.macs(320, 180) / 1e9, 3),
+                          "full": round(full.config.macs(320, 180) / 1e9, 3)},
+        "fast_config": json.loads(fast.config.to_json()),
+        "speed_cpu": speed(fast, full, [(320, 180), (640, 360)], args.repeats),
+        "quality_photos_320x180": quality(fast, full, photos, (320, 180)),
+        "quality_photos_640x360": quality(fast, full, photos, (640, 360)),
+        "quality_screens_320x180": quality(fast, full, screens, (320, 180)),
+        "resolution_study": resolution_study(fast, full, photos),
+    }
+    for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
+        rows = result[key]
+        result[key + "_mean"] = {"psnr": round(float(np.mean([r["psnr"] for r in rows])), 2),
+                                 "ssim": round(float(np.mean([r["ssim"] for r in rows])), 4)}
+    print(f"params      fast {result['params']['fast']:>8,}   full {result['params']['full']:>8,}")
+    print(f"GMACs 320x180  fast {result['gmacs_320x180']['fast']}   full {result['gmacs_320x180']['full']}")
+    print("\nCPU speed (median ms, interleaved)")
+    for r in result["speed_cpu"]:
+        print(f"  {r['width']}x{r['height']:<5} fast {r['fast_ms']:7.2f}   full {r['full_ms']:7.2f}   x{r['speedup']}")
+    for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
+        print(f"\n{key} (fast vs full, same resolution)")
+        for r in result[key]:
+            print(f"  style {r['style']:>2}  PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}")
+        m = result[key + "_mean"]
+        print(f"  mean      PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.4f}")
+    print("\nresolution study: PSNR vs the full net at the photo's own resolution")
+    for r in result["resolution_study"]:
+        print(f"  style {r['style']:>2}  fast@320x180 up {r['fast_low_res_upsampled_psnr']:6.2f} dB   "
+              f"full@320x180 up {r['full_low_res_upsampled_psnr']:6.2f} dB")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.picture:
+        side_by_side(fast, full, photos["coffee"], args.picture)
+
+
+if __name__ == "__main__":
+    main()
