@@ -44,6 +44,7 @@ class LivePipeline:
         self.output_size: Optional[Tuple[int, int]] = None
         self.compositor = None
         self._hud_at = 0.0
+        self.banners = []
         self._started = 0.0
         self._ended = 0.0
 
@@ -127,15 +128,16 @@ class LivePipeline:
 
         settings = self.controls.settings
         infer_fps = self.worker.stats.fps()
-        self.sink.title_info(f"style {settings.style} - {infer_fps:.1f} fps")
-        if not settings.hud:
-            self.compositor.set_hud(None)
-            return
-        latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
-        lines = hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
-                          self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
-                          self.engine.device.type, self.worker.frame_size)
-        self.compositor.set_hud(hud_image(lines))
+        banners = [b for b in (self.capture.status(), self.worker.notice) if b]
+        self.sink.title_info(" - ".join([f"style {settings.style}", f"{infer_fps:.1f} fps", *banners]))
+        lines = [f"! {b}" for b in banners]  # shown even with the HUD off: the user must know
+        if settings.hud:
+            latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
+            lines += hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
+                               self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
+                               str(self.worker.device), self.worker.frame_size)
+        self.compositor.set_hud(hud_image(lines) if lines else None)
+        self.banners = banners
 
     def _shutdown(self) -> None:
         self._ended = time.perf_counter()
@@ -165,7 +167,7 @@ class LivePipeline:
                     "present": round(pres.run_fps(), 2)},
             "latency_ms": percentiles(list(self.latencies)),
             "stage_ms": {"capture": cap.summary(), "inference": inf.summary(), "render": pres.summary()},
-            "device": str(self.engine.device),
+            "device": str(self.worker.device),
             "model": self.model_name,
             "source": self.source.name,
             "sink": self.sink.name,

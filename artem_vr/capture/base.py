@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import CaptureError
 from ..slots import LatestSlot
 from ..stats import StageStats
+from .health import LOST_AFTER_S, FeedHealth
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Source:
     name = "source"
     rate: Optional[float] = None
     loop = True
+    monitored = False  # a live camera: watched for lost/frozen/black feeds and reopened when lost
     on_demand = False  # frames can be made as fast as asked (files, demo): offline renders take every one
 
     def open(self) -> None:
@@ -86,6 +88,8 @@ class CaptureStage:
         self.error: Optional[BaseException] = None
         self._thread: Optional[threading.Thread] = None
         self.frames = 0
+        self.health = FeedHealth()
+        self.reconnects = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.source.name}", daemon=True)
@@ -98,9 +102,49 @@ class CaptureStage:
             if self.error is not None:
                 raise self.error
             if time.perf_counter() > deadline:
-                self.stop()
+                self.stop_event.set()  # a thread stuck inside the driver is abandoned (daemon)
                 raise CaptureError(f"{self.source.name} did not open within {timeout:.0f} s "
                                    "(busy or hung device?); try --source demo")
+
+    def status(self) -> Optional[str]:
+        """A banner for the HUD while a monitored feed is lost, frozen or black; else None."""
+        return self.health.status() if self.source.monitored and self.opened.is_set() else None
+
+    def _reconnect(self) -> bool:
+        """Close and reopen a lost camera every 0.5 s until it is back (True) or we stop (False)."""
+        self.health.reconnecting = True
+        self.reconnects += 1
+        try:
+            self.source.close()
+        except Exception:
+            pass
+        while not self.stop_event.wait(0.5):
+            try:
+                self.source.open()
+            except CaptureError:
+                continue
+            self.health = FeedHealth()
+            return True
+        return False
+
+    def _read(self):
+        """``source.read()``; for a monitored camera, a failed or frozen read means reconnect."""
+        while True:
+            try:
+                got = self.source.read()
+            except CaptureError:
+                if not self.source.monitored:
+                    raise
+                if not self._reconnect():
+                    return None
+                continue
+            if got is not None and self.source.monitored:
+                self.health.observe(got[0])
+                if self.health.frozen_for() > LOST_AFTER_S:
+                    if not self._reconnect():
+                        return None
+                    continue
+            return got
 
     def _run(self) -> None:
         try:
@@ -112,7 +156,7 @@ class CaptureStage:
                 if pacer is not None and not pacer.tick():
                     break
                 t0 = time.perf_counter()
-                got = self.source.read()
+                got = self._read()
                 if got is None:
                     break
                 pixels, order = got
@@ -137,7 +181,8 @@ class CaptureStage:
     def stop(self, timeout: float = 2.0) -> None:
         self.stop_event.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+            # a source that never opened may be stuck inside its driver: do not wait for it
+            self._thread.join(timeout if self.opened.is_set() else 0.1)
 
     @property
     def alive(self) -> bool:

@@ -23,13 +23,15 @@ def _default_backend(cv2) -> int:
 class WebcamSource(Source):
     """``capture_factory(index, backend)`` returns a ``cv2.VideoCapture``-like object (tests swap it)."""
 
+    monitored = True
+
     def __init__(self, index: int = 0, size=None, capture_factory: Optional[Callable] = None):
         self.index = index
         self.size = size
         self.name = f"webcam:{index}"
         self._factory = capture_factory
         self._cap = None
-        self._failures = 0
+        self._first = None
 
     def _hint(self) -> str:
         return "try --source webcam:N with another N, --source screen or --source demo"

@@ -91,6 +91,8 @@ class StyleEngine:
         self.metadata = dict(metadata or {})
         self.config = generator.config
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        # a CPU copy of the weights (a few hundred kB), so a failing GPU can be left for the CPU
+        self._cpu_state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in generator.state_dict().items()}
         self.generator = generator.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self._forward = self.generator
         if self.backend == "onnxruntime":
@@ -109,6 +111,12 @@ class StyleEngine:
         generator, meta = load_generator(path)
         name = str(model) if str(model) in MODEL_NAMES else Path(path).name
         return cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend)
+
+    def on_cpu(self) -> "StyleEngine":
+        """The same model on the CPU (fp32), built from the CPU copy of the weights."""
+        generator = StyleGenerator(self.config)
+        generator.load_state_dict(self._cpu_state)
+        return StyleEngine(generator, torch.device("cpu"), name=self.name, metadata=self.metadata)
 
     @property
     def num_styles(self) -> int:

@@ -58,6 +58,8 @@ class OnnxRuntimeGenerator:
             os.replace(tmp, path)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        # idle threads must sleep, not spin: capture, GL and the display share these cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             opts.intra_op_num_threads = threads
         self.path = Path(path)

@@ -18,6 +18,13 @@ from .engine import to_uint8
 from .styles import describe, style_weights
 
 _SWIZZLE = {"rgb": [0, 1, 2], "bgr": [2, 1, 0], "bgra": [2, 1, 0]}
+MAX_SHRINKS = 3
+CPU_FALLBACK_BOX = (320, 180)
+
+
+def is_cuda_fault(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and ("CUDA" in str(exc) or "cuDNN" in str(exc)))
 
 
 @dataclass
@@ -68,6 +75,8 @@ class StyleWorker:
         self.error: Optional[BaseException] = None
         self.frame_size: Optional[Tuple[int, int]] = None   # actual inference size in use
         self.done_seq = 0               # input sequence number of the last frame finished
+        self.notice: Optional[str] = None   # a visible note after recovering from a device fault
+        self.shrinks = 0
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
@@ -77,7 +86,8 @@ class StyleWorker:
     def _run(self) -> None:
         last_seq, last_frame, done_version = 0, None, -1
         try:
-            stream = torch.cuda.Stream(self.engine.device) if self.engine.device.type == "cuda" else None
+            cuda = self.engine.device.type == "cuda" and torch.cuda.is_available()
+            stream = torch.cuda.Stream(self.engine.device) if cuda else None  # this thread's own stream
             with torch.cuda.stream(stream) if stream is not None else nullcontext():
                 while not self.stop_event.is_set():
                     got = self.in_slot.get(after=last_seq, timeout=0.05)
@@ -98,9 +108,15 @@ class StyleWorker:
         t0 = time.perf_counter()
         size = fit_inside(frame.size, self.infer_size, self.upscale)
         self.frame_size = size
-        x = frame_to_tensor(frame.pixels, frame.order, self.engine.device, size)
-        out = self.engine.stylize_tensor(x, settings.style, settings.strength, settings.preserve_color)
-        pixels = to_uint8(out)[0]
+        try:
+            x = frame_to_tensor(frame.pixels, frame.order, self.engine.device, size)
+            out = self.engine.stylize_tensor(x, settings.style, settings.strength, settings.preserve_color)
+            pixels = to_uint8(out)[0]
+        except Exception as exc:
+            if self.engine.device.type != "cuda" or not is_cuda_fault(exc):
+                raise
+            self._recover(exc)
+            return
         now = time.perf_counter()
         label = describe(style_weights(settings.style, self.engine.num_styles))
         result = Stylized(pixels, frame.index, frame.t_capture, now, label)
@@ -110,6 +126,25 @@ class StyleWorker:
                     return
         self.out_slot.put(result)
         self.stats.record((now - t0) * 1000.0, now)
+
+    def _recover(self, exc: BaseException) -> None:
+        """Out of GPU memory: lower the inference size (three times at most). Any other CUDA
+        fault, or still out of memory: continue on the CPU. Never retries the same thing forever."""
+        w, h = self.infer_size
+        if isinstance(exc, torch.cuda.OutOfMemoryError) and self.shrinks < MAX_SHRINKS and min(w, h) * 0.75 >= 96:
+            self.shrinks += 1
+            self.infer_size = (int(w * 0.75) // 4 * 4, int(h * 0.75) // 4 * 4)
+            torch.cuda.empty_cache()
+            self.notice = f"CUDA out of memory: inference size lowered to {self.infer_size[0]}x{self.infer_size[1]}"
+            return
+        self.engine = self.engine.on_cpu()
+        self.infer_size = (min(w, CPU_FALLBACK_BOX[0]), min(h, CPU_FALLBACK_BOX[1]))
+        kind = "out of memory" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
+        self.notice = f"CUDA {kind}: running on the CPU now"
+
+    @property
+    def device(self) -> torch.device:
+        return self.engine.device
 
     def stop(self, timeout: float = 2.0) -> None:
         self.stop_event.set()

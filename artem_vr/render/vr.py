@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import DisplayError, VrError
+from ..errors import VrError
 from . import vrmath
 from .base import Sink, Size, headless_context
 
@@ -150,20 +150,9 @@ class VrSink(Sink):
             import glfw
             import moderngl
 
-            from .window import check_display
+            from .window import create_gl_window
 
-            check_display()
-            if not glfw.init():
-                raise DisplayError("cannot open the --mirror window; run without --mirror")
-            glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
-            glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
-            glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
-            glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
-            glfw.window_hint(glfw.VISIBLE, self.mirror)
-            self._window = glfw.create_window(960, 540, "artem-vr - VR mirror (left eye)", None, None)
-            if not self._window:
-                raise DisplayError("cannot create the --mirror window; run without --mirror")
-            glfw.make_context_current(self._window)
+            self._window = create_gl_window(960, 540, "artem-vr - VR mirror (left eye)", visible=self.mirror)
             glfw.swap_interval(0)  # waitGetPoses paces the loop, not the monitor
             return moderngl.create_context()
         return headless_context()

@@ -20,6 +20,30 @@ def check_display() -> None:
         raise DisplayError("no display for --window (DISPLAY is not set); use --output PATH to run headless")
 
 
+def create_gl_window(width: int, height: int, title: str, visible: bool = True, decorated: bool = True,
+                     resizable: bool = True):
+    """glfw init + an OpenGL 3.3 core window whose context is made current; DisplayError if not."""
+    import glfw
+
+    check_display()
+    if not glfw.init():
+        raise DisplayError("cannot open a window: glfw failed to initialise the display; "
+                           "use --output PATH to run headless")
+    glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+    glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+    glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+    glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+    glfw.window_hint(glfw.RESIZABLE, resizable)
+    glfw.window_hint(glfw.VISIBLE, visible)
+    glfw.window_hint(glfw.DECORATED, decorated)
+    window = glfw.create_window(width, height, title, None, None)
+    if not window:
+        glfw.terminate()
+        raise DisplayError("cannot create an OpenGL 3.3 window; update the GPU driver or use --output PATH")
+    glfw.make_context_current(window)
+    return window
+
+
 class WindowSink(Sink):
     every_frame = False
     name = "window"
@@ -49,21 +73,7 @@ class WindowSink(Sink):
         import glfw
         import moderngl
 
-        check_display()
-        if not glfw.init():
-            raise DisplayError("cannot open a window: glfw failed to initialise the display; "
-                               "use --output PATH to run headless")
-        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
-        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
-        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
-        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
-        glfw.window_hint(glfw.RESIZABLE, True)
-        glfw.window_hint(glfw.VISIBLE, self.visible)
-        self.window = glfw.create_window(*self.initial_size, self._title, None, None)
-        if not self.window:
-            glfw.terminate()
-            raise DisplayError("cannot create an OpenGL 3.3 window; update the GPU driver or use --output PATH")
-        glfw.make_context_current(self.window)
+        self.window = create_gl_window(*self.initial_size, self._title, visible=self.visible)
         glfw.swap_interval(1)
         glfw.set_key_callback(self.window, self._on_key)
         self.ctx = moderngl.create_context()
@@ -106,7 +116,7 @@ class WindowSink(Sink):
         if size[0] <= 0 or size[1] <= 0 or glfw.get_window_attrib(self.window, glfw.ICONIFIED):
             glfw.wait_events_timeout(0.05)  # minimized: nothing to draw, do not spin
             return True
-        hud = self.controls.settings.hud
+        hud = True  # the pipeline clears the overlay when neither HUD nor a banner is up
         state = (compositor.version, size, hud)
         if state == self._drawn:
             # Same picture: the front buffer still shows it. Redrawing would only burn the CPU

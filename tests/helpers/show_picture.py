@@ -7,19 +7,14 @@ import moderngl
 
 from artem_vr.images import read_image
 from artem_vr.render.compositor import Compositor
+from artem_vr.render.window import create_gl_window
 
 
 def main(path: str) -> None:
     picture = read_image(path)
     h, w = picture.shape[:2]
-    assert glfw.init()
-    glfw.window_hint(glfw.DECORATED, False)
-    glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
-    glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
-    glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
-    win = glfw.create_window(w, h, "picture", None, None)
+    win = create_gl_window(w, h, "picture", decorated=False, resizable=False)
     glfw.set_window_pos(win, 0, 0)
-    glfw.make_context_current(win)
     ctx = moderngl.create_context()
     comp = Compositor(ctx)
     comp.upload(picture)

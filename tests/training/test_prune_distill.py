@@ -75,9 +75,10 @@ def test_distill_command_writes_a_loadable_model(tmp_path):
     from artem_vr import StyleEngine
 
     engine = StyleEngine.load(str(out), device="cpu")
-    assert engine.config.contract == (8, 16, 32) and engine.num_styles == 26
+    assert engine.config.contract == (16, 32, 32) and engine.config.res_inner == (24, 24, 24)
+    assert engine.num_styles == 26
     recipe = json.loads(engine.metadata["recipe"])
-    assert recipe["steps"] == 20 and recipe["widths"] == [8, 16, 16] and "held_out" in recipe["data"]
+    assert recipe["steps"] == 20 and recipe["widths"] == [16, 32, 24] and "held_out" in recipe["data"]
     assert (tmp_path / "x.ckpt.safetensors").is_file()
     import numpy as np
 
@@ -96,6 +97,7 @@ def test_distill_resumes_from_its_checkpoint(tmp_path):
 
 def test_distill_bad_arguments(tmp_path):
     for args, needle in ((["--widths", "8,16"], "three widths"), (["--blocks", "9"], "blocks"),
+                         (["--kernels", "4,9"], "kernels"),
                          (["--out", str(tmp_path / "x.pth")], ".safetensors"), (["--size", "63x48"], "multiples of 4")):
         proc = run_cli("distill", *args)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
