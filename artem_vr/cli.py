@@ -44,8 +44,7 @@ def _strength(text: str) -> float:
 def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--style", default="0", help="style index 0-25 or a blend like 3:0.5,12:0.5 (default 0)")
     p.add_argument("--model", default=default_model,
-                   help="fast (pruned), full (26-style net) or a .safetensors file (default "
-                   + ("fast when this install has it, else full)" if default_model == "auto" else f"{default_model})"))
+                   help=f"fast (pruned), full (26-style net) or a .safetensors file (default {default_model})")
     p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")

@@ -29,7 +29,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
     p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, "
                    "video:PATH, image:PATH or demo (default webcam)")
-    _add_model_options(p, "auto")
+    _add_model_options(p, "full")
     p.add_argument("--infer-size", type=parse_size, metavar="WxH",
                    help="inference resolution box, aspect kept (default 320x180 on CPU, 1280x720 on CUDA)")
     p.add_argument("--size", type=parse_size, metavar="WxH",
@@ -78,15 +78,6 @@ def _style_value(spec: str):
     return int(spec) if spec.strip().isdigit() else spec
 
 
-def resolve_model(name: str) -> str:
-    """``auto``: the pruned net when this install has it, else the full one."""
-    if name != "auto":
-        return name
-    from .resources import models_dir
-
-    return "fast" if (models_dir() / "fast.safetensors").is_file() else "full"
-
-
 def make_sink(config: LiveConfig, controls, source):
     if config.mode == "window":
         from .render.window import WindowSink
@@ -116,7 +107,7 @@ def run_live(args) -> int:
     pipeline = None
     try:
         sink.prepare()  # no display / no headset: say so before the model loads
-        model = resolve_model(config.model)
+        model = config.model
         engine = StyleEngine.load(model, device=config.device, backend=config.backend)
         controls.num_styles = engine.num_styles
         box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)

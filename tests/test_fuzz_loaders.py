@@ -79,3 +79,38 @@ def test_image_loader_mutations(tmp_path, valid_images, which, edits, cut):
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
     except InputError:
         pass
+
+
+def test_hostile_files_are_rejected_fast_and_small(tmp_path):
+    """Each hostile file: refused with our error, in < 200 ms, with < 100 MB extra peak memory."""
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from helpers.common import ROOT
+
+    files = {}
+    files["model=pickle"] = pickle.dumps({"x": list(range(1000))})
+    files["model=huge_header"] = struct.pack("<Q", 2 ** 40) + b"{" + b" " * 100
+    files["model=offsets_past_end"] = (lambda h: struct.pack("<Q", len(h)) + h + b"\0" * 16)(
+        b'{"a":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}')
+    bomb = io.BytesIO()
+    Image.new("1", (30000, 30000)).save(bomb, "PNG")
+    files["image=bomb"] = bomb.getvalue()
+    files["image=renamed_text"] = b"hello, I am not a PNG at all"
+    args = []
+    for name, blob in files.items():
+        path = tmp_path / name.split("=")[1]
+        path.write_bytes(blob)
+        args.append(f"{name.split('=')[0]}={path}")
+    proc = subprocess.run([sys.executable, "-m", "helpers.load_hostile", *args], capture_output=True, text=True,
+                          cwd=ROOT / "tests", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == len(files)
+    for row in rows:
+        assert row["error"], row
+        assert row["ms"] < 200 and row["rss_growth_mb"] < 100, row
