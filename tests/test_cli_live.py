@@ -49,3 +49,13 @@ def test_doctor_prints_one_line_per_check():
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert names == ["python", "torch", "models", "opengl", "display", "monitors", "cameras", "vr"]
+
+
+def test_importing_the_package_loads_no_gl_window_or_model():
+    import subprocess
+    import sys
+
+    code = ("import sys, artem_vr; heavy = [m for m in ('moderngl', 'glfw', 'openvr', 'torch', 'cv2', 'mss') "
+            "if m in sys.modules]; print(heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
