@@ -31,7 +31,7 @@ from artem_vr.capture.base import Source  # noqa: E402
 from artem_vr.controls import Controls, Settings  # noqa: E402
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.pipeline import LivePipeline  # noqa: E402
-from artem_vr.render.base import Sink, headless_context  # noqa: E402
+from artem_vr.render.base import OffscreenTarget, Sink  # noqa: E402
 
 BITS = 8          # frame number modulo 256 (8.5 s at 30 fps: far more than any latency)
 CELLS = BITS + 1  # + an even-parity cell, so a misread stamp is rejected, not mis-timed
@@ -90,19 +90,16 @@ class ReadbackDisplay(Sink):
         self._last_code, self._next = None, 0.0
 
     def open(self, content_size):
-        self.ctx = headless_context()
-        self.tex = self.ctx.texture(self.size, 3)
-        self.fbo = self.ctx.framebuffer(color_attachments=[self.tex])
-        return self.ctx
+        self.target = OffscreenTarget(self.size)
+        return self.target.ctx
 
     def present(self, compositor) -> bool:
         now = time.perf_counter()
         if now < self._next:
             time.sleep(self._next - now)
         self._next = max(self._next + 1 / self.rate, time.perf_counter())
-        compositor.render(self.fbo, self.size, flip_y=False, hud=False)
-        w, h = self.size
-        pixels = np.frombuffer(self.fbo.read(components=3, alignment=1), np.uint8).reshape(h, w, 3)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=False)
+        pixels = self.target.read()
         t = time.perf_counter()
         if compositor.texture is None:
             return True
@@ -122,11 +119,8 @@ class ReadbackDisplay(Sink):
         return True
 
     def close(self):
-        if getattr(self, "ctx", None) is not None:
-            self.fbo.release()
-            self.tex.release()
-            self.ctx.release()
-            self.ctx = None
+        if getattr(self, "target", None) is not None:
+            self.target.release()
 
 
 class SlowedEngine:

@@ -23,7 +23,7 @@ from artem_vr.capture.demo import DemoSource  # noqa: E402
 from artem_vr.controls import Controls, Settings  # noqa: E402
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.pipeline import LivePipeline  # noqa: E402
-from artem_vr.render.base import Sink, headless_context  # noqa: E402
+from artem_vr.render.base import OffscreenTarget, Sink  # noqa: E402
 
 RSS_GROWTH_LIMIT_MB = 20.0
 
@@ -45,23 +45,18 @@ class OffscreenDisplay(Sink):
         self.size = size
 
     def open(self, content_size):
-        self.ctx = headless_context()
-        self.tex = self.ctx.texture(self.size, 3)
-        self.fbo = self.ctx.framebuffer(color_attachments=[self.tex])
-        return self.ctx
+        self.target = OffscreenTarget(self.size)
+        return self.target.ctx
 
     def present(self, compositor) -> bool:
-        compositor.render(self.fbo, self.size, flip_y=False, hud=True)
-        self.fbo.read(components=3)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=True)
+        self.target.read()
         time.sleep(1 / 120)
         return True
 
     def close(self):
-        if getattr(self, "ctx", None) is not None:
-            self.fbo.release()
-            self.tex.release()
-            self.ctx.release()
-            self.ctx = None
+        if getattr(self, "target", None) is not None:
+            self.target.release()
 
 
 def main() -> int:

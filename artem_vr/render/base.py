@@ -1,7 +1,7 @@
 """The sink interface every output implements, and headless GL context creation."""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 from ..errors import DisplayError
 
@@ -49,8 +49,25 @@ def headless_context(require: int = 330):
                            "install Mesa's EGL (libegl1) or a GPU driver") from None
 
 
-def egl_context_or_none(require: int = 330) -> Optional[object]:
-    try:
-        return headless_context(require)
-    except DisplayError:
-        return None
+class OffscreenTarget:
+    """A headless context with one RGB framebuffer of ``size`` to render into and read back."""
+
+    def __init__(self, size: Size):
+        self.size = tuple(size)
+        self.ctx = headless_context()
+        self.texture = self.ctx.texture(self.size, 3)
+        self.fbo = self.ctx.framebuffer(color_attachments=[self.texture])
+
+    def read(self):
+        """``(H,W,3) uint8`` RGB, top row first when rendered with ``flip_y=False``."""
+        import numpy as np
+
+        w, h = self.size
+        return np.frombuffer(self.fbo.read(components=3, alignment=1), np.uint8).reshape(h, w, 3)
+
+    def release(self) -> None:
+        if self.ctx is not None:
+            self.fbo.release()
+            self.texture.release()
+            self.ctx.release()
+            self.ctx = None

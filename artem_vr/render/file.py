@@ -4,10 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from ..errors import InputError
-from .base import Sink, Size, headless_context
+from .base import OffscreenTarget, Sink, Size
 
 VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 
@@ -26,16 +24,15 @@ class FileSink(Sink):
             raise InputError(f"--output {self.path}: use a video (.mp4, .avi, .mkv, .mov) or a folder name")
         if not self.video and self.path.exists() and not self.path.is_dir():
             raise InputError(f"--output {self.path} exists and is not a folder")
-        self.ctx = self._fbo = self._writer = None
+        self.target = self.ctx = self._writer = None
         self.written = 0
 
     def open(self, content_size: Size):
         import cv2
 
         self.size = tuple(self.size or content_size)
-        self.ctx = headless_context()
-        self._tex = self.ctx.texture(self.size, 3)
-        self._fbo = self.ctx.framebuffer(color_attachments=[self._tex])
+        self.target = OffscreenTarget(self.size)
+        self.ctx = self.target.ctx
         try:
             if self.video:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,10 +49,8 @@ class FileSink(Sink):
     def present(self, compositor) -> bool:
         import cv2
 
-        compositor.render(self._fbo, self.size, flip_y=False, hud=self.hud)
-        w, h = self.size
-        rgb = np.frombuffer(self._fbo.read(components=3, alignment=1), np.uint8).reshape(h, w, 3)
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud)
+        bgr = cv2.cvtColor(self.target.read(), cv2.COLOR_RGB2BGR)
         if self._writer is not None:
             self._writer.write(bgr)
         else:
@@ -69,10 +64,6 @@ class FileSink(Sink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        for obj in (self._fbo, getattr(self, "_tex", None)):
-            if obj is not None:
-                obj.release()
-        self._fbo = self._tex = None
-        if self.ctx is not None:
-            self.ctx.release()
-            self.ctx = None
+        if self.target is not None:
+            self.target.release()
+        self.target = self.ctx = None
