@@ -130,6 +130,9 @@ class SlowedEngine:
         self.engine, self.min_ms = engine, min_ms
         self.device, self.num_styles, self.name = engine.device, engine.num_styles, engine.name
 
+    def weights(self, style):
+        return self.engine.weights(style)
+
     def stylize_tensor(self, *args, **kwargs):
         t0 = time.perf_counter()
         out = self.engine.stylize_tensor(*args, **kwargs)

@@ -99,6 +99,9 @@ def test_slow_inference_keeps_latency_flat(tmp_path, full_engine):
         def __init__(self, engine):
             self.engine, self.device, self.num_styles, self.name = engine, engine.device, 26, "slow"
 
+        def weights(self, style):
+            return self.engine.weights(style)
+
         def stylize_tensor(self, *a, **k):
             time.sleep(0.05)
             return self.engine.stylize_tensor(*a, **k)
@@ -195,3 +198,25 @@ def test_resize_and_minimize_storm():
     assert report["gl_errors"] == [] and report["kept_going"]
     assert len(report["object_counts"]) == 1
     assert report["maxrss_kb"][1] - report["maxrss_kb"][0] < 50_000
+
+
+def test_style_change_rerenders_the_still_frame(full_engine):
+    """A hotkey's style change re-stylizes the last frame at once, with no new frame arriving."""
+    from artem_vr.capture.base import Frame
+    from artem_vr.inference.worker import StyleWorker
+    from artem_vr.slots import LatestSlot
+
+    cap, out = LatestSlot(), LatestSlot()
+    controls = Controls(Settings(3))
+    worker = StyleWorker(full_engine, cap, out, controls, (64, 48))
+    worker.start()
+    try:
+        cap.put(Frame(read_image(ROOT / "artem_vr" / "assets" / "rocket.jpg")[:96, :128], "rgb", 0, time.perf_counter()))
+        first = out.get(0, timeout=10)
+        controls.pick_style(12)
+        second = out.get(first[0], timeout=10)
+    finally:
+        worker.stop()
+    assert first[1].style == "3" and second[1].style == "12"
+    assert second[1].index == 0  # the same captured frame, re-rendered
+    assert psnr(first[1].pixels, second[1].pixels) < 25

@@ -136,6 +136,9 @@ class CudaEngineStandIn:
             raise failure
         return self.cpu_engine.stylize_tensor(x.cpu(), *args, **kwargs)
 
+    def weights(self, style):
+        return self.cpu_engine.weights(style)  # (a real CUDA engine puts them on its GPU)
+
     def on_cpu(self):
         return self.cpu_engine
 

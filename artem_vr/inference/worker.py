@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..slots import LatestSlot
 from ..stats import StageStats
 from .engine import to_uint8
-from .styles import describe, style_weights
+from .styles import describe
 
 _SWIZZLE = {"rgb": [0, 1, 2], "bgr": [2, 1, 0], "bgra": [2, 1, 0]}
 MAX_SHRINKS = 3
@@ -76,6 +76,7 @@ class StyleWorker:
         self.frame_size: Optional[Tuple[int, int]] = None   # actual inference size in use
         self.done_seq = 0               # input sequence number of the last frame finished
         self.notice: Optional[str] = None   # a visible note after recovering from a device fault
+        self._style_cache = None            # (settings version, device) -> (weights, label)
         self.shrinks = 0
         self._thread: Optional[threading.Thread] = None
 
@@ -109,8 +110,9 @@ class StyleWorker:
         size = fit_inside(frame.size, self.infer_size, self.upscale)
         self.frame_size = size
         try:
+            weights, label = self._style(settings)
             x = frame_to_tensor(frame.pixels, frame.order, self.engine.device, size)
-            out = self.engine.stylize_tensor(x, settings.style, settings.strength, settings.preserve_color)
+            out = self.engine.stylize_tensor(x, weights, settings.strength, settings.preserve_color)
             pixels = to_uint8(out)[0]
         except Exception as exc:
             if self.engine.device.type != "cuda" or not is_cuda_fault(exc):
@@ -118,7 +120,6 @@ class StyleWorker:
             self._recover(exc)
             return
         now = time.perf_counter()
-        label = describe(style_weights(settings.style, self.engine.num_styles))
         result = Stylized(pixels, frame.index, frame.t_capture, now, label)
         if self.lockstep:
             while not self.out_slot.wait_taken(0.1):
@@ -126,6 +127,14 @@ class StyleWorker:
                     return
         self.out_slot.put(result)
         self.stats.record((now - t0) * 1000.0, now)
+
+    def _style(self, settings):
+        """Weight tensor and label of the current style, parsed once per settings change."""
+        key = (settings.version, self.engine.device)
+        if self._style_cache is None or self._style_cache[0] != key:
+            weights = self.engine.weights(settings.style)
+            self._style_cache = (key, (weights, describe(weights.cpu().numpy())))
+        return self._style_cache[1]
 
     def _recover(self, exc: BaseException) -> None:
         """Out of GPU memory: lower the inference size (three times at most). Any other CUDA
