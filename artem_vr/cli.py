@@ -118,10 +118,11 @@ def distill_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr distill", description=(
         "Build the pruned 'fast' net: structured pruning of the 26-style net, then distillation."))
     p.add_argument("--styles", help="train only these styles, e.g. 0,5,9 (default all 26)")
-    p.add_argument("--widths", default="16,32,24", help="first conv, second conv, residual inner width (default 16,32,24)")
-    p.add_argument("--blocks", type=int, default=3, help="residual blocks to keep, 1..6 (default 3)")
-    p.add_argument("--kernels", default="9,9", help="first and last conv kernel sizes (default 9,9)")
-    p.add_argument("--steps", type=int, default=2500, help="training steps (default 2500)")
+    p.add_argument("--widths", default="24,48,24",
+                   help="stem widths (stride 2, stride 4) and residual inner width (default 24,48,24)")
+    p.add_argument("--blocks", type=int, default=6, help="residual blocks to keep, 1..6 (default 6)")
+    p.add_argument("--steps", type=int, default=4000,
+                   help="training steps, the first 40%% for the stem alone (default 4000)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--size", default="192x112", help="training patch WxH, multiples of 4 (default 192x112)")
     p.add_argument("--out", default="models/fast.safetensors", help="output file (default models/fast.safetensors)")

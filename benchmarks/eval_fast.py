@@ -5,7 +5,7 @@
 Quality: PSNR/SSIM of fast vs full at the same resolution, per style, on photos never used for
 training (scikit-image's chelsea and coffee) and on held-out synthetic screens (another seed).
 Speed: both nets interleaved in one run (fast, full, fast, full, ...), median ms, at 320x180 and
-640x360. Resolution study: with the full net at the photo's own resolution as the reference,
+640x360, with each CPU backend (onnxruntime, the default, and torch). Resolution study: with the full net at the photo's own resolution as the reference,
 how close are (a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def fit(img, box):
     return resize(img, (max(32, round(w * s)), max(32, round(h * s))))
 
 
-def speed(fast, full, sizes, repeats):
+def speed(fast, full, sizes, repeats, backend):
     rows = []
     for w, h in sizes:
         x = torch.rand(1, 3, h, w)
@@ -66,7 +66,7 @@ def speed(fast, full, sizes, repeats):
                 eng.stylize_tensor(x, 3)
                 times[name].append((time.perf_counter() - t) * 1000)
         med = {k: float(np.median(v)) for k, v in times.items()}
-        rows.append({"width": w, "height": h, "fast_ms": round(med["fast"], 2), "full_ms": round(med["full"], 2),
+        rows.append({"backend": backend, "width": w, "height": h, "fast_ms": round(med["fast"], 2), "full_ms": round(med["full"], 2),
                      "speedup": round(med["full"] / med["fast"], 2)})
     return rows
 
@@ -138,7 +138,10 @@ def main() -> None:
         "gmacs_320x180": {"fast": round(fast.config.macs(320, 180) / 1e9, 3),
                           "full": round(full.config.macs(320, 180) / 1e9, 3)},
         "fast_config": json.loads(fast.config.to_json()),
-        "speed_cpu": speed(fast, full, [(320, 180), (640, 360)], args.repeats),
+        "speed_cpu": [row for backend in ("onnxruntime", "torch")
+                      for row in speed(StyleEngine.load(args.fast, device="cpu", backend=backend),
+                                       StyleEngine.load("full", device="cpu", backend=backend),
+                                       [(320, 180), (640, 360)], args.repeats, backend)],
         "quality_photos_320x180": quality(fast, full, photos, (320, 180)),
         "quality_photos_640x360": quality(fast, full, photos, (640, 360)),
         "quality_screens_320x180": quality(fast, full, screens, (320, 180)),
@@ -152,7 +155,7 @@ def main() -> None:
     print(f"GMACs 320x180  fast {result['gmacs_320x180']['fast']}   full {result['gmacs_320x180']['full']}")
     print("\nCPU speed (median ms, interleaved)")
     for r in result["speed_cpu"]:
-        print(f"  {r['width']}x{r['height']:<5} fast {r['fast_ms']:7.2f}   full {r['full_ms']:7.2f}   x{r['speedup']}")
+        print(f"  {r['backend']:<12} {r['width']}x{r['height']:<5} fast {r['fast_ms']:7.2f}   full {r['full_ms']:7.2f}   x{r['speedup']}")
     for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
         print(f"\n{key} (fast vs full, same resolution)")
         for r in result[key]:

@@ -27,6 +27,13 @@ class GeneratorConfig:
     ``contract``: output channels of the three contracting convs (the last is the trunk width that
     the residual skips carry). ``res_inner``: inner width of each residual block (its length is the
     number of blocks). ``expand``: output channels of the two upsampling convs.
+
+    Fast students only: ``stem`` = ``(w0, w1)`` replaces the full-resolution 9x9 conv and the two
+    stride-2 convs by a learned stride-2 stem (4x4 s2 -> ``w0``, 3x3 s2 -> ``w1``, 3x3 -> trunk width)
+    that never touches a full-resolution feature map. ``polyphase`` computes the expanding convs at
+    half their output resolution: a conv on a nearest-upsampled input, and a conv on a
+    full-resolution map, are each exactly one conv on 2x2 phases at the lower resolution (the
+    teacher's weights convert exactly, see ``to_polyphase``).
     """
 
     num_styles: int = 26
@@ -36,6 +43,8 @@ class GeneratorConfig:
     kernel_in: int = 9
     kernel_out: int = 9
     res_kernel: int = 3
+    stem: Tuple[int, ...] = ()
+    polyphase: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -45,13 +54,16 @@ class GeneratorConfig:
         d = json.loads(text)
         if not isinstance(d, dict):
             raise ValueError("generator config must be a JSON object")
-        allowed = {"num_styles", "contract", "res_inner", "expand", "kernel_in", "kernel_out", "res_kernel"}
+        allowed = {"num_styles", "contract", "res_inner", "expand", "kernel_in", "kernel_out", "res_kernel", "stem",
+                   "polyphase"}
         unknown = set(d) - allowed
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        for key in ("contract", "res_inner", "expand"):
+        for key in ("contract", "res_inner", "expand", "stem"):
             if key in d:
                 d[key] = tuple(int(v) for v in d[key])
+        if "polyphase" in d:
+            d["polyphase"] = bool(d["polyphase"])
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -61,14 +73,22 @@ class GeneratorConfig:
         c0, c1, c2 = self.contract
         e0, e1 = self.expand
         k = self.res_kernel ** 2
-        per_pixel = (3 * c0 * self.kernel_in ** 2          # full resolution
-                     + c0 * c1 * 9 / 4                    # stride 2
-                     + c1 * c2 * 9 / 16                   # stride 2 again: the trunk at 1/4 size
-                     + sum(2 * c2 * r * k for r in self.res_inner) / 16
-                     + c2 * e0 * 9 / 4                    # after the first x2 upsampling
-                     + e0 * e1 * 9                        # after the second, full resolution
-                     + e1 * 3 * self.kernel_out ** 2)
-        return int(per_pixel * width * height)
+        if self.stem:
+            s0, s1 = self.stem
+            head = 3 * s0 * 16 / 4 + s0 * s1 * 9 / 16 + s1 * c2 * 9 / 16
+        else:
+            head = (3 * c0 * self.kernel_in ** 2          # full resolution
+                    + c0 * c1 * 9 / 4                    # stride 2
+                    + c1 * c2 * 9 / 16)                  # stride 2 again: the trunk at 1/4 size
+        trunk = sum(2 * c2 * r * k for r in self.res_inner) / 16
+        if self.polyphase:  # each conv on 2x2 phases at half its output resolution
+            kp = polyphase_kernel(self.kernel_out)
+            tail = c2 * 4 * e0 * 9 / 16 + e0 * 4 * e1 * 9 / 4 + 4 * e1 * 12 * kp * kp / 4
+        else:
+            tail = (c2 * e0 * 9 / 4                       # after the first x2 upsampling
+                    + e0 * e1 * 9                        # after the second, full resolution
+                    + e1 * 3 * self.kernel_out ** 2)
+        return int((head + trunk + tail) * width * height)
 
     def validate(self) -> None:
         if len(self.contract) != 3 or len(self.expand) != 2:
@@ -79,6 +99,8 @@ class GeneratorConfig:
         for k in (self.kernel_in, self.kernel_out, self.res_kernel):
             if k < 1 or k > 15 or k % 2 == 0:
                 raise ValueError("kernel sizes must be odd and at most 15")
+        if self.stem and (len(self.stem) != 2 or any(int(w) < 1 or int(w) > 4096 for w in self.stem)):
+            raise ValueError("stem needs 2 widths between 1 and 4096")
 
 
 class CondInstanceNorm(nn.Module):
@@ -140,6 +162,95 @@ class ResidualBlock(nn.Module):
         return x + second(F.relu(first(x, style)), style)
 
 
+def polyphase_kernel(kernel: int) -> int:
+    """Kernel size at half resolution of a ``kernel`` conv on a full-resolution map (9 -> 5)."""
+    return 2 * ((kernel // 2 + 1) // 2) + 1
+
+
+def _rows(x: torch.Tensor, dim: int, indices) -> torch.Tensor:
+    """Single rows (negative = from the end) of ``x`` along ``dim``, concatenated: static slices."""
+    parts = []
+    for i in indices:
+        idx = [slice(None)] * x.dim()
+        idx[dim] = slice(i, i + 1 if i != -1 else None)
+        parts.append(x[tuple(idx)])
+    return torch.cat(parts, dim)
+
+
+def polyphase_reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
+    """``x``: 2x2 phases of a map (channel ``c*4 + 2*row_phase + col_phase``). Returns the phases of
+    that map reflect-padded by ``2p`` pixels, padded by ``p`` here: row phase 0 pads by reflection,
+    phase 1 symmetrically at the top (mirrored at the bottom). Static slices only (ONNX friendly)."""
+    channels = x.shape[1]
+    for dim, phase_of in ((2, lambda c: (c % 4) // 2), (3, lambda c: c % 2)):
+        odd = torch.tensor([float(phase_of(c)) for c in range(channels)], dtype=x.dtype, device=x.device)
+        odd = odd.view(1, channels, 1, 1)
+        reflect_top = _rows(x, dim, range(p, 0, -1))
+        symmetric_top = _rows(x, dim, range(p - 1, -1, -1))
+        symmetric_bottom = _rows(x, dim, [-1 - j for j in range(p)])
+        reflect_bottom = _rows(x, dim, [-2 - j for j in range(p)])
+        top = reflect_top + (symmetric_top - reflect_top) * odd
+        bottom = symmetric_bottom + (reflect_bottom - symmetric_bottom) * odd
+        x = torch.cat([top, x, bottom], dim)
+    return x
+
+
+class PhaseNorm(nn.Module):
+    """Conditional instance norm of a map held as 2x2 phases: statistics over each channel's four
+    phases together (a group norm), then a per-phase style affine ``gamma``/``beta`` ``(S, 4C)``."""
+
+    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5):
+        super().__init__()
+        self.channels = channels
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(num_styles, channels * 4))
+        self.beta = nn.Parameter(torch.zeros(num_styles, channels * 4))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        gamma = (style @ self.gamma.to(style.dtype)).to(x.dtype)
+        beta = (style @ self.beta.to(style.dtype)).to(x.dtype)
+        x = F.group_norm(x, self.channels, eps=self.eps)
+        return x * gamma[:, :, None, None] + beta[:, :, None, None]
+
+
+class PhaseConv(nn.Module):
+    """A conv whose output is kept as 2x2 phases (``4 * cout`` channels at the input resolution).
+
+    ``upsample=True``: the conv of a nearest-x2-upsampled, reflect-padded input (3x3 kernel, the
+    input padded by replication). ``upsample=False``: a ``kernel`` conv on the full-resolution map
+    the input's phases hold (the input is 2x2 phases too), reflect-padded like the original.
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, upsample: bool):
+        super().__init__()
+        self.upsample = upsample
+        self.kernel = kernel
+        if upsample:
+            self.conv = nn.Conv2d(cin, cout * 4, 3, bias=False)
+        else:
+            self.conv = nn.Conv2d(cin * 4, cout * 4, polyphase_kernel(kernel), bias=False)
+        self.norm = PhaseNorm(cout, num_styles)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.upsample:
+            x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+        else:
+            x = polyphase_reflect_pad(x, polyphase_kernel(self.kernel) // 2)
+        return self.norm(self.conv(x), style)
+
+
+class StemLayer(nn.Module):
+    """Zero-padded conv (any stride) + conditional instance norm: the learned stem of fast nets."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, num_styles: int):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, bias=False)
+        self.norm = CondInstanceNorm(cout, num_styles)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x), style)
+
+
 class StyleGenerator(nn.Module):
     """Contract (k9 s1, k3 s2, k3 s2) -> residual blocks -> expand (up2 k3, up2 k3, k9) -> sigmoid.
 
@@ -154,17 +265,28 @@ class StyleGenerator(nn.Module):
         s = config.num_styles
         c0, c1, c2 = config.contract
         e0, e1 = config.expand
-        self.contract = nn.ModuleList([
-            ConvLayer(3, c0, config.kernel_in, s),
-            ConvLayer(c0, c1, 3, s, stride=2),
-            ConvLayer(c1, c2, 3, s, stride=2),
-        ])
+        if config.stem:
+            s0, s1 = config.stem
+            self.stem = nn.ModuleList([StemLayer(3, s0, 4, 2, s), StemLayer(s0, s1, 3, 2, s), StemLayer(s1, c2, 3, 1, s)])
+        else:
+            self.contract = nn.ModuleList([
+                ConvLayer(3, c0, config.kernel_in, s),
+                ConvLayer(c0, c1, 3, s, stride=2),
+                ConvLayer(c1, c2, 3, s, stride=2),
+            ])
         self.res = nn.ModuleList([ResidualBlock(c2, r, config.res_kernel, s) for r in config.res_inner])
-        self.expand = nn.ModuleList([
-            ConvLayer(c2, e0, 3, s, upsample=2),
-            ConvLayer(e0, e1, 3, s, upsample=2),
-            ConvLayer(e1, 3, config.kernel_out, s),
-        ])
+        if config.polyphase:
+            self.expand = nn.ModuleList([
+                PhaseConv(c2, e0, 3, s, upsample=True),
+                PhaseConv(e0, e1, 3, s, upsample=True),
+                PhaseConv(e1, 3, config.kernel_out, s, upsample=False),
+            ])
+        else:
+            self.expand = nn.ModuleList([
+                ConvLayer(c2, e0, 3, s, upsample=2),
+                ConvLayer(e0, e1, 3, s, upsample=2),
+                ConvLayer(e1, 3, config.kernel_out, s),
+            ])
 
     @property
     def num_styles(self) -> int:
@@ -175,10 +297,68 @@ class StyleGenerator(nn.Module):
             style = style.unsqueeze(0)
         if style.shape[0] == 1 and x.shape[0] > 1:
             style = style.expand(x.shape[0], -1)
-        for layer in self.contract:
-            x = F.relu(layer(x, style))
+        x = self.features(x, style)
         for block in self.res:
             x = block(x, style)
+        if self.config.polyphase:  # quarter -> (phases) -> half -> (phases) -> full resolution
+            x = F.pixel_shuffle(F.relu(self.expand[0](x, style)), 2)
+            x = F.relu(self.expand[1](x, style))
+            return F.pixel_shuffle(torch.sigmoid(self.expand[2](x, style)), 2)
         x = F.relu(self.expand[0](x, style))
         x = F.relu(self.expand[1](x, style))
         return torch.sigmoid(self.expand[2](x, style))
+
+    def features(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The trunk's input: ``(B,3,H,W)``, ``style (B,S)`` -> ``(B,C,H/4,W/4)``."""
+        for layer in (self.stem if self.config.stem else self.contract):
+            x = F.relu(layer(x, style))
+        return x
+
+
+def _phase_weights_upsample(weight: torch.Tensor) -> torch.Tensor:
+    """``(cout, cin, 3, 3)`` applied after nearest-x2 upsampling -> ``(4*cout, cin, 3, 3)`` on the
+    low-resolution input, output channel ``c*4 + 2*a + b`` for output pixel phase ``(a, b)``."""
+    cout, cin = weight.shape[:2]
+    out = torch.zeros(cout, 2, 2, cin, 3, 3, dtype=weight.dtype)
+    # output phase a reads upsampled rows 2i+a-1..2i+a+1, i.e. low-resolution rows i + reach[a][d]
+    reach = ((-1, 0, 0), (0, 0, 1))
+    for a in (0, 1):
+        for b in (0, 1):
+            for dy in range(3):
+                for dx in range(3):
+                    out[:, a, b, :, reach[a][dy] + 1, reach[b][dx] + 1] += weight[:, :, dy, dx]
+    return out.reshape(cout * 4, cin, 3, 3)
+
+
+def _phase_weights_full(weight: torch.Tensor) -> torch.Tensor:
+    """``(cout, cin, k, k)`` on a full-resolution map -> the conv from its 2x2 phases to the output's
+    2x2 phases: ``(4*cout, 4*cin, K, K)`` with ``K = polyphase_kernel(k)``."""
+    cout, cin, k, _ = weight.shape
+    r, big = k // 2, polyphase_kernel(k)
+    half = big // 2
+    out = torch.zeros(cout, 2, 2, cin, 2, 2, big, big, dtype=weight.dtype)
+    for a in (0, 1):
+        for b in (0, 1):
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    my, mx = a + dy, b + dx
+                    out[:, a, b, :, my % 2, mx % 2, my // 2 + half, mx // 2 + half] += weight[:, :, dy + r, dx + r]
+    return out.reshape(cout * 4, cin * 4, big, big)
+
+
+@torch.no_grad()
+def to_polyphase(model: StyleGenerator) -> StyleGenerator:
+    """The same function with ``polyphase=True``: the expanding convs are rewritten exactly (to float
+    rounding) as convs on 2x2 phases at half their output resolution."""
+    if model.config.polyphase:
+        return model
+    cfg = model.config
+    out = StyleGenerator(GeneratorConfig(**{**asdict(cfg), "polyphase": True}))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("expand.")}
+    for i, layer in enumerate(model.expand):
+        w = layer.conv.weight
+        state[f"expand.{i}.conv.weight"] = _phase_weights_upsample(w) if i < 2 else _phase_weights_full(w)
+        state[f"expand.{i}.norm.gamma"] = layer.norm.gamma.repeat_interleave(4, dim=1)
+        state[f"expand.{i}.norm.beta"] = layer.norm.beta.repeat_interleave(4, dim=1)
+    out.load_state_dict(state)
+    return out.to(next(model.parameters()).device).train(model.training)

@@ -124,7 +124,10 @@ def _check_container(path: Path) -> None:
         raise ModelError(f"{path} is a folder, not a model file") from None
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
-    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+    # a pickle starts with PROTO (0x80, protocol 2-5), a torch zip with PK. A safetensors file starts
+    # with its header length, whose low byte may be 0x80 too: then byte 8 is the header's "{"
+    pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") and head[8:9] != b"{"
+    if pickled or head[:4] == b"PK\x03\x04":
         raise ModelError(
             f"{path} is a pickle/PyTorch checkpoint; artem-vr never unpickles model files "
             "(it could run code). Convert it to .safetensors first"

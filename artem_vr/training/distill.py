@@ -1,6 +1,9 @@
 """``artem-vr distill``: prune the 26-style teacher, then train the student to reproduce it.
 
-Loss: L1 on pixels (colour and tone) + L1 on horizontal/vertical finite differences (the edges
+Two stages. First only the new learned stem trains, to reproduce the teacher's trunk input (MSE on
+the quarter-resolution features: a local, easy target, so the rest of the teacher-initialised net
+is not disturbed by a random stem). Then the whole student trains end to end on the output.
+Output loss: L1 on pixels (colour and tone) + L1 on horizontal/vertical finite differences (the edges
 and brush texture that make a style recognisable; pixel loss alone blurs them). The student sees
 low-resolution patches, as at the live inference size, with the teacher's output at the same
 size as the target. Every style is trained in the same net; 30% of samples are two-style blends.
@@ -30,14 +33,16 @@ TEACHER_WIDTH = 32
 
 @dataclass
 class Recipe:
-    widths: Tuple[int, int, int] = (16, 32, 24)  # first conv, second conv, residual inner width
-    blocks: int = 3
-    kernels: Tuple[int, int] = (9, 9)            # first and last conv (cropping them costs the most quality)
-    steps: int = 2500
+    widths: Tuple[int, int, int] = (24, 48, 24)  # stem widths (stride 2, stride 4), residual inner width
+    blocks: int = 6
+    steps: int = 4000
+    stem_fraction: float = 0.4                   # share of the steps that trains the stem alone
     batch: int = 8
     size: Tuple[int, int] = (192, 112)           # patch W x H, about the live 320x180 scale
-    lr: float = 2e-3
+    lr: float = 3e-3                             # stem stage
+    finetune_lr: float = 1e-3                    # end-to-end stage
     warmup: int = 100
+    feature_weight: float = 1.0
     pixel_weight: float = 1.0
     gradient_weight: float = 1.0
     styles: Tuple[int, ...] = tuple(range(26))
@@ -47,11 +52,13 @@ class Recipe:
     data: dict = field(default_factory=lambda: {"photos": list(TRAIN_PHOTOS), "held_out": list(HELD_OUT),
                                                 "synthetic_screens": 48, "screen_fraction": 0.3})
 
+    @property
+    def stem_steps(self) -> int:
+        return int(round(self.steps * self.stem_fraction))
+
     def channel_ratios(self) -> dict:
-        c0, c1, r = self.widths
-        ratios = {"contract.0.conv": 1 - c0 / TEACHER_WIDTH, "contract.1.conv": 1 - c1 / TEACHER_WIDTH}
-        ratios.update({f"res.{i}.0.conv": 1 - r / TEACHER_WIDTH for i in range(6)})
-        return ratios
+        inner = self.widths[2]
+        return {f"res.{i}.0.conv": 1 - inner / TEACHER_WIDTH for i in range(6)}
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -61,10 +68,16 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _lr_factor(step: int, recipe: Recipe) -> float:
-    if step < recipe.warmup:
-        return (step + 1) / recipe.warmup
-    t = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
-    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    """Warm-up then cosine decay, restarted for the end-to-end stage at ``finetune_lr``."""
+    begin, end, scale = 0, recipe.stem_steps, 1.0
+    if step >= recipe.stem_steps:
+        begin, end, scale = recipe.stem_steps, recipe.steps, recipe.finetune_lr / recipe.lr
+    step -= begin
+    warmup = min(recipe.warmup, max(1, (end - begin) // 10))
+    if step < warmup:
+        return scale * (step + 1) / warmup
+    t = (step - warmup) / max(1, end - begin - warmup)
+    return scale * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
 def _checkpoint_path(out: Path) -> Path:
@@ -143,7 +156,7 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
         log(f"resuming from {ckpt} at step {start}")
     else:
         calibration = PatchSampler(photos, screens, seed=recipe.seed + 10_000).batch(8, recipe.size)
-        student = prune_generator(teacher.cpu(), recipe.channel_ratios(), recipe.blocks, *recipe.kernels,
+        student = prune_generator(teacher.cpu(), recipe.channel_ratios(), recipe.blocks, recipe.widths[:2],
                                   calibration=calibration).to(device)
         teacher.to(device)
         optim = torch.optim.Adam(student.parameters(), lr=recipe.lr)
@@ -159,14 +172,21 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
     for step in bar:
         x = sampler.batch(recipe.batch, recipe.size).to(device)
         w = sampler.styles(recipe.batch, recipe.styles, teacher.num_styles).to(device)
-        with torch.no_grad():
-            target = teacher(x, w)
-        pred = student(x, w)
-        loss = recipe.pixel_weight * (pred - target).abs().mean() + recipe.gradient_weight * gradient_l1(pred, target)
+        if step < recipe.stem_steps:  # stage 1: the stem alone, on the teacher's trunk input
+            with torch.no_grad():
+                target = teacher.features(x, w)
+            loss = recipe.feature_weight * F.mse_loss(student.features(x, w), target)
+        else:
+            with torch.no_grad():
+                target = teacher(x, w)
+            pred = student(x, w)
+            loss = recipe.pixel_weight * (pred - target).abs().mean() + recipe.gradient_weight * gradient_l1(pred, target)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
         sched.step()
+        if step == recipe.stem_steps:
+            loss_avg = None  # a new loss: restart the running mean
         loss_avg = loss.item() if loss_avg is None else 0.98 * loss_avg + 0.02 * loss.item()
         bar.set_postfix(loss=f"{loss_avg:.4f}")
         done = step + 1
@@ -194,9 +214,9 @@ def parse_widths(text: str) -> Tuple[int, int, int]:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
         values = ()
-    if len(values) != 3 or not all(1 <= v <= TEACHER_WIDTH for v in values):
-        raise UsageError(f"--widths takes three widths 1..{TEACHER_WIDTH}: first conv, second conv, residual "
-                         f"inner (e.g. 8,16,16), got {text!r}")
+    if len(values) != 3 or not all(1 <= v <= 256 for v in values[:2]) or not 1 <= values[-1] <= TEACHER_WIDTH:
+        raise UsageError(f"--widths takes three widths: the two stem widths (1..256) and the residual inner "
+                         f"width (1..{TEACHER_WIDTH}), e.g. 24,48,24, got {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -215,13 +235,7 @@ def run_distill(args) -> int:
     size = parse_size(args.size)
     if size[0] % 4 or size[1] % 4:
         raise UsageError(f"--size sides must be multiples of 4, got {args.size}")
-    try:
-        kernels = tuple(int(k) for k in args.kernels.split(","))
-    except ValueError:
-        kernels = ()
-    if len(kernels) != 2 or not all(k in (1, 3, 5, 7, 9) for k in kernels):
-        raise UsageError(f"--kernels takes two odd sizes up to 9 for the first and last conv (e.g. 9,9), got {args.kernels!r}")
-    recipe = Recipe(widths=parse_widths(args.widths), blocks=args.blocks, kernels=kernels, steps=args.steps,
+    recipe = Recipe(widths=parse_widths(args.widths), blocks=args.blocks, steps=args.steps,
                     batch=args.batch,
                     size=size, styles=styles, seed=args.seed,
                     checkpoint_every=max(1, min(args.checkpoint_every, args.steps)))

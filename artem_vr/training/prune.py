@@ -9,19 +9,23 @@ Three cuts, each removing structure (the saved file has fewer tensors and smalle
    little (network slimming's criterion with conditional scales).
 2. **Residual blocks**: the blocks whose branch adds the least to the trunk (relative energy on
    calibration images over all styles) are removed.
-3. **Kernels**: the 9x9 first and last convs are centre-cropped to ``kernel_in``/``kernel_out``;
-   distillation then re-learns what the border taps did.
+3. **Full-resolution layers**: the 9x9 full-resolution conv and the two stride-2 convs (half the
+   teacher's work, and most of its memory traffic) are replaced by a small learned stride-2 stem
+   that distillation first trains to reproduce the teacher's trunk input. The expanding convs are
+   kept, rewritten exactly as convs on 2x2 phases at half their output resolution
+   (``generator.to_polyphase``), which is the same function with no full-resolution feature map.
 """
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..inference.generator import CondInstanceNorm, GeneratorConfig, StyleGenerator
+from ..inference.generator import CondInstanceNorm, StyleGenerator, to_polyphase
 
 
 def _torch_pruning():
@@ -126,23 +130,15 @@ def residual_contributions(model: StyleGenerator, images: torch.Tensor) -> List[
     return (scores / model.num_styles).tolist()
 
 
-def _crop_kernel(weight: torch.Tensor, k: int) -> torch.Tensor:
-    full = weight.shape[-1]
-    if k > full:
-        raise ValueError(f"cannot grow a {full}x{full} kernel to {k}x{k}")
-    o = (full - k) // 2
-    return weight[..., o:o + k, o:o + k].clone()
-
-
-def rebuild(model: StyleGenerator, keep_blocks: Sequence[int], kernel_in: int, kernel_out: int) -> StyleGenerator:
-    """A fresh StyleGenerator with the pruned widths, only ``keep_blocks``, cropped kernels."""
+def rebuild(model: StyleGenerator, keep_blocks: Sequence[int], stem: Sequence[int] = ()) -> StyleGenerator:
+    """A fresh StyleGenerator with the pruned widths and only ``keep_blocks``. With ``stem`` widths,
+    the contracting convs give way to a learned stem (initialised at random, seeded by the caller)
+    and the expanding convs become their exact polyphase form."""
     sd = model.state_dict()
     c = tuple(model.contract[i].conv.out_channels for i in range(3))
     res_inner = tuple(model.res[i]._modules["0"].conv.out_channels for i in keep_blocks)
     e = (model.expand[0].conv.out_channels, model.expand[1].conv.out_channels)
-    config = GeneratorConfig(num_styles=model.num_styles, contract=c, res_inner=res_inner, expand=e,
-                             kernel_in=kernel_in, kernel_out=kernel_out)
-    student = StyleGenerator(config)
+    student = StyleGenerator(replace(model.config, contract=c, res_inner=res_inner, expand=e))
     new = {}
     for name in student.state_dict():
         src = name
@@ -150,20 +146,22 @@ def rebuild(model: StyleGenerator, keep_blocks: Sequence[int], kernel_in: int, k
             parts = name.split(".")
             parts[1] = str(keep_blocks[int(parts[1])])
             src = ".".join(parts)
-        tensor = sd[src]
-        if name == "contract.0.conv.weight":
-            tensor = _crop_kernel(tensor, kernel_in)
-        elif name == "expand.2.conv.weight":
-            tensor = _crop_kernel(tensor, kernel_out)
-        new[name] = tensor
+        new[name] = sd[src]
     student.load_state_dict(new)
-    return student
+    if not stem:
+        return student
+    poly = to_polyphase(student)
+    out = StyleGenerator(replace(poly.config, stem=tuple(int(w) for w in stem)))
+    state = out.state_dict()
+    state.update({k: v for k, v in poly.state_dict().items() if not k.startswith("contract.")})
+    out.load_state_dict(state)
+    return out
 
 
-def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], blocks: int, kernel_in: int,
-                    kernel_out: int, calibration: torch.Tensor) -> StyleGenerator:
+def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], blocks: int, stem: Sequence[int],
+                    calibration: torch.Tensor) -> StyleGenerator:
     """All three cuts; ``blocks``: how many residual blocks to keep (the most contributing)."""
-    pruned = prune_channels(teacher, channel_ratios)
+    pruned = prune_channels(teacher, channel_ratios) if any(r > 0 for r in channel_ratios.values()) else teacher
     scores = residual_contributions(pruned, calibration)
     keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
-    return rebuild(pruned, keep, kernel_in, kernel_out)
+    return rebuild(pruned, keep, stem)

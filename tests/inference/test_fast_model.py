@@ -17,15 +17,15 @@ def fast():
 def test_fast_model_ships_with_its_recipe(fast):
     assert (models_dir() / "fast.safetensors").is_file()
     recipe = json.loads(fast.metadata["recipe"])
-    assert {"widths", "blocks", "kernels", "steps", "pixel_weight", "gradient_weight", "data"} <= set(recipe)
+    assert {"widths", "blocks", "steps", "stem_fraction", "feature_weight", "pixel_weight", "gradient_weight",
+            "data"} <= set(recipe)
     assert set(recipe["data"]["held_out"]) == {"chelsea", "coffee"}
 
 
 def test_fast_model_is_structurally_smaller(fast, full_engine):
-    count = lambda e: sum(p.numel() for p in e.generator.parameters())  # noqa: E731
-    assert count(fast) < 0.5 * count(full_engine)
-    assert fast.config.macs(320, 180) < 0.6 * full_engine.config.macs(320, 180)  # 0.58 vs 1.12 GMAC
-    assert len(fast.config.res_inner) < len(full_engine.config.res_inner)
+    assert fast.config.macs(320, 180) < 0.5 * full_engine.config.macs(320, 180)  # 0.52 vs 1.12 GMAC
+    assert fast.config.stem and fast.config.polyphase and not hasattr(fast.generator, "contract")
+    assert max(fast.config.res_inner) < min(full_engine.config.res_inner)  # pruned residual channels
     assert fast.num_styles == 26
 
 
@@ -37,5 +37,6 @@ def test_fast_is_close_to_full_on_held_out_photos(fast, full_engine, heldout_pho
         small = np.asarray(Image.fromarray(photo).resize((270, 180), Image.LANCZOS))
         for style in (0, 5, 9, 13, 21, "3:0.5,12:0.5"):
             scores.append(psnr(fast.stylize(small, style), full_engine.stylize(small, style)))
-    # measured 19.9 dB mean (README); the goal of issue 5 is 28+. This guards against regressions
-    assert np.mean(scores) >= 18.5
+    # measured 23.9 dB mean here (23.3 over 10 styles at 320x180, README); the goal of issue 5 is 28+.
+    # This guards against regressions (the previous net measured 19.9)
+    assert np.mean(scores) >= 22.5

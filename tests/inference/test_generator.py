@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from artem_vr.inference.generator import GeneratorConfig, StyleGenerator
+from artem_vr.inference.generator import GeneratorConfig, StyleGenerator, polyphase_reflect_pad, to_polyphase
 from artem_vr.inference.weights import _load_state, read_teacher_onnx, teacher_onnx_path
 
 
@@ -66,3 +66,31 @@ def test_widths_blocks_and_kernels_are_constructor_arguments():
     assert out.shape == (2, 3, 40, 48)
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
     assert GeneratorConfig.from_json(cfg.to_json()) == cfg
+
+
+@pytest.mark.parametrize("h,w", [(36, 52), (8, 12), (44, 20)])
+def test_polyphase_form_is_the_same_function(teacher, h, w):
+    """The expanding convs rewritten on 2x2 phases at half resolution give the teacher's pixels,
+    borders included, for single styles and blends."""
+    poly = to_polyphase(teacher).eval()
+    assert poly.config.polyphase and poly.expand[2].conv.weight.shape == (12, 16, 5, 5)
+    x = torch.rand(2, 3, h, w, generator=torch.Generator().manual_seed(h))
+    s = torch.zeros(2, 26)
+    s[0, 4], s[1, 7], s[1, 19] = 1.0, 0.4, 0.6
+    with torch.inference_mode():
+        assert (poly(x, s) - teacher(x, s)).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_polyphase_reflect_pad_matches_padding_the_full_map(p):
+    x = torch.rand(1, 8, 7, 9)
+    full = torch.nn.functional.pad(torch.nn.functional.pixel_shuffle(x, 2), (2 * p,) * 4, mode="reflect")
+    torch.testing.assert_close(polyphase_reflect_pad(x, p), torch.nn.functional.pixel_unshuffle(full, 2), atol=0, rtol=0)
+
+
+def test_fast_config_round_trips_and_counts_its_work():
+    cfg = GeneratorConfig(res_inner=(24,) * 6, stem=(24, 48), polyphase=True)
+    assert GeneratorConfig.from_json(cfg.to_json()) == cfg
+    assert cfg.macs(320, 180) < 0.5 * GeneratorConfig().macs(320, 180)
+    with pytest.raises(ValueError, match="stem"):
+        GeneratorConfig(stem=(24,)).validate()

@@ -119,3 +119,16 @@ def test_missing_and_folder_paths(tmp_path):
         load_generator(tmp_path / "nope.safetensors")
     with pytest.raises(ModelError, match="folder"):
         load_generator(tmp_path)
+
+
+def test_a_header_length_starting_with_the_pickle_byte_still_loads(tmp_path):
+    """A safetensors header length whose low byte is 0x80 (pickle's PROTO opcode) is not a pickle."""
+    model = StyleGenerator(GeneratorConfig(num_styles=2, contract=(4, 4, 4), res_inner=(4,), expand=(4, 4)))
+    path = tmp_path / "m.safetensors"
+    for pad in range(300):
+        save_generator(model, path, {"note": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    loaded, meta = load_generator(path)
+    assert meta["note"].startswith("x") and loaded.config == model.config

@@ -36,22 +36,40 @@ def test_residual_trunk_is_pruned_as_one_coupled_group():
     assert pruned.expand[0].conv.in_channels == 4
 
 
-def test_rebuild_drops_blocks_and_crops_kernels():
-    model = StyleGenerator(SMALL)
-    small = rebuild(model, keep_blocks=[0, 2], kernel_in=5, kernel_out=3)
-    assert small.config.res_inner == (8, 8) and small.config.kernel_in == 5 and small.config.kernel_out == 3
+def test_rebuild_drops_blocks_and_swaps_the_full_resolution_layers_for_a_stem():
+    torch.manual_seed(0)
+    model = StyleGenerator(SMALL).eval()
+    small = rebuild(model, keep_blocks=[0, 2])
+    assert small.config.res_inner == (8, 8) and not small.config.stem
     torch.testing.assert_close(small.res[1].state_dict()["0.conv.weight"], model.res[2].state_dict()["0.conv.weight"])
-    torch.testing.assert_close(small.contract[0].conv.weight, model.contract[0].conv.weight[..., 2:7, 2:7])
+    fast = rebuild(model, keep_blocks=[0, 1, 2], stem=(6, 10)).eval()
+    assert fast.config.stem == (6, 10) and fast.config.polyphase and not hasattr(fast, "contract")
+    assert fast.stem[0].conv.weight.shape == (6, 3, 4, 4) and fast.stem[2].conv.weight.shape == (8, 10, 3, 3)
+    # everything after the stem is still the original function: fed the original trunk input, same output
+    x, s = torch.rand(2, 3, 40, 56), torch.tensor([0.2, 0.5, 0.3])
+    with torch.no_grad():
+        trunk_in = model.features(x, s[None].expand(2, -1))
+        fast.features = lambda *_: trunk_in
+        torch.testing.assert_close(fast(x, s), model(x, s), atol=2e-6, rtol=0)
     assert len(residual_contributions(model, torch.rand(1, 3, 32, 32))) == 3
 
 
 def test_teacher_prunes_to_the_fast_shape():
     teacher, _ = load_generator(teacher_safetensors())
-    ratios = {"contract.0.conv": 0.75, "contract.1.conv": 0.5, **{f"res.{i}.0.conv": 0.5 for i in range(6)}}
-    student = prune_generator(teacher, ratios, blocks=4, kernel_in=5, kernel_out=5, calibration=torch.rand(2, 3, 48, 64))
-    assert student.config == GeneratorConfig(contract=(8, 16, 32), res_inner=(16,) * 4, expand=(8, 4),
-                                             kernel_in=5, kernel_out=5)
-    assert sum(p.numel() for p in student.parameters()) < 0.4 * sum(p.numel() for p in teacher.parameters())
+    ratios = {f"res.{i}.0.conv": 0.25 for i in range(6)}
+    student = prune_generator(teacher, ratios, blocks=4, stem=(24, 48), calibration=torch.rand(2, 3, 48, 64))
+    assert student.config == GeneratorConfig(contract=(32, 32, 32), res_inner=(24,) * 4, expand=(8, 4),
+                                             stem=(24, 48), polyphase=True)
+    assert student.config.macs(320, 180) < 0.5 * teacher.config.macs(320, 180)
+    # no layer of the student makes a full-resolution feature map; the teacher's first conv does
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.shape[-1])) for m in student.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        assert student(torch.rand(1, 3, 48, 64), torch.full((26,), 1 / 26)).shape == (1, 3, 48, 64)
+    for h in hooks:
+        h.remove()
+    assert max(sizes) <= 32
 
 
 def test_training_data_keeps_held_out_photos_out():
@@ -75,10 +93,10 @@ def test_distill_command_writes_a_loadable_model(tmp_path):
     from artem_vr import StyleEngine
 
     engine = StyleEngine.load(str(out), device="cpu")
-    assert engine.config.contract == (16, 32, 32) and engine.config.res_inner == (24, 24, 24)
+    assert engine.config.stem == (24, 48) and engine.config.res_inner == (24,) * 6 and engine.config.polyphase
     assert engine.num_styles == 26
     recipe = json.loads(engine.metadata["recipe"])
-    assert recipe["steps"] == 20 and recipe["widths"] == [16, 32, 24] and "held_out" in recipe["data"]
+    assert recipe["steps"] == 20 and recipe["widths"] == [24, 48, 24] and "held_out" in recipe["data"]
     assert (tmp_path / "x.ckpt.safetensors").is_file()
     import numpy as np
 
@@ -97,7 +115,7 @@ def test_distill_resumes_from_its_checkpoint(tmp_path):
 
 def test_distill_bad_arguments(tmp_path):
     for args, needle in ((["--widths", "8,16"], "three widths"), (["--blocks", "9"], "blocks"),
-                         (["--kernels", "4,9"], "kernels"),
+                         (["--widths", "24,48,40"], "residual inner"),
                          (["--out", str(tmp_path / "x.pth")], ".safetensors"), (["--size", "63x48"], "multiples of 4")):
         proc = run_cli("distill", *args)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
