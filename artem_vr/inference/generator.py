@@ -177,14 +177,21 @@ def _rows(x: torch.Tensor, dim: int, indices) -> torch.Tensor:
     return torch.cat(parts, dim)
 
 
-def polyphase_reflect_pad(x: torch.Tensor, p: int) -> torch.Tensor:
+def phase_masks(channels: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(1,C,1,1)`` masks: 1 where a 2x2-phase channel holds odd rows, and where it holds odd columns."""
+    rows = torch.tensor([float((c % 4) // 2) for c in range(channels)]).view(1, channels, 1, 1)
+    cols = torch.tensor([float(c % 2) for c in range(channels)]).view(1, channels, 1, 1)
+    return rows, cols
+
+
+def polyphase_reflect_pad(x: torch.Tensor, p: int, masks=None) -> torch.Tensor:
     """``x``: 2x2 phases of a map (channel ``c*4 + 2*row_phase + col_phase``). Returns the phases of
     that map reflect-padded by ``2p`` pixels, padded by ``p`` here: row phase 0 pads by reflection,
-    phase 1 symmetrically at the top (mirrored at the bottom). Static slices only (ONNX friendly)."""
-    channels = x.shape[1]
-    for dim, phase_of in ((2, lambda c: (c % 4) // 2), (3, lambda c: c % 2)):
-        odd = torch.tensor([float(phase_of(c)) for c in range(channels)], dtype=x.dtype, device=x.device)
-        odd = odd.view(1, channels, 1, 1)
+    phase 1 symmetrically at the top (mirrored at the bottom). Static slices only (ONNX friendly).
+    ``masks``: ``phase_masks(C)`` made once by the caller (else made here)."""
+    masks = phase_masks(x.shape[1]) if masks is None else masks
+    for dim, odd in zip((2, 3), masks):
+        odd = odd.to(dtype=x.dtype, device=x.device)
         reflect_top = _rows(x, dim, range(p, 0, -1))
         symmetric_top = _rows(x, dim, range(p - 1, -1, -1))
         symmetric_bottom = _rows(x, dim, [-1 - j for j in range(p)])
@@ -229,13 +236,16 @@ class PhaseConv(nn.Module):
             self.conv = nn.Conv2d(cin, cout * 4, 3, bias=False)
         else:
             self.conv = nn.Conv2d(cin * 4, cout * 4, polyphase_kernel(kernel), bias=False)
+            rows, cols = phase_masks(cin * 4)  # built once, moved with the module, not saved
+            self.register_buffer("odd_rows", rows, persistent=False)
+            self.register_buffer("odd_cols", cols, persistent=False)
         self.norm = PhaseNorm(cout, num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.upsample:
             x = F.pad(x, (1, 1, 1, 1), mode="replicate")
         else:
-            x = polyphase_reflect_pad(x, polyphase_kernel(self.kernel) // 2)
+            x = polyphase_reflect_pad(x, polyphase_kernel(self.kernel) // 2, (self.odd_rows, self.odd_cols))
         return self.norm(self.conv(x), style)
 
 
