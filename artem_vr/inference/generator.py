@@ -33,7 +33,9 @@ class GeneratorConfig:
     that never touches a full-resolution feature map. ``polyphase`` computes the expanding convs at
     half their output resolution: a conv on a nearest-upsampled input, and a conv on a
     full-resolution map, are each exactly one conv on 2x2 phases at the lower resolution (the
-    teacher's weights convert exactly, see ``to_polyphase``).
+    teacher's weights convert exactly, see ``to_polyphase``). ``res_padding``: ``"reflect"`` (the
+    teacher's) or ``"zeros"`` for the residual convs; zeros lets the padding ride inside the conv
+    instead of a separate pad pass over every trunk map (about 5% of a fast net's time on a CPU).
     """
 
     num_styles: int = 26
@@ -45,6 +47,7 @@ class GeneratorConfig:
     res_kernel: int = 3
     stem: Tuple[int, ...] = ()
     polyphase: bool = False
+    res_padding: str = "reflect"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -55,7 +58,7 @@ class GeneratorConfig:
         if not isinstance(d, dict):
             raise ValueError("generator config must be a JSON object")
         allowed = {"num_styles", "contract", "res_inner", "expand", "kernel_in", "kernel_out", "res_kernel", "stem",
-                   "polyphase"}
+                   "polyphase", "res_padding"}
         unknown = set(d) - allowed
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
@@ -101,6 +104,8 @@ class GeneratorConfig:
                 raise ValueError("kernel sizes must be odd and at most 15")
         if self.stem and (len(self.stem) != 2 or any(int(w) < 1 or int(w) > 4096 for w in self.stem)):
             raise ValueError("stem needs 2 widths between 1 and 4096")
+        if self.res_padding not in ("reflect", "zeros"):
+            raise ValueError(f"res_padding must be 'reflect' or 'zeros', got {self.res_padding!r}")
 
 
 class CondInstanceNorm(nn.Module):
@@ -132,12 +137,14 @@ class ConvLayer(nn.Module):
     checkerboard artefacts).
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, stride: int = 1, upsample: int = 1):
+    def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, stride: int = 1, upsample: int = 1,
+                 padding: str = "reflect"):
         super().__init__()
         self.upsample = upsample
         self.stride = stride
-        self.pad = kernel // 2
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, bias=False)
+        zeros = padding == "zeros"  # zero padding is done by the conv itself
+        self.pad = 0 if zeros else kernel // 2
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2 if zeros else 0, bias=False)
         self.norm = CondInstanceNorm(cout, num_styles)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -151,11 +158,11 @@ class ConvLayer(nn.Module):
 class ResidualBlock(nn.Module):
     """``x + norm(conv(relu(norm(conv(x)))))``: the inner width may differ from the trunk's."""
 
-    def __init__(self, channels: int, inner: int, kernel: int, num_styles: int):
+    def __init__(self, channels: int, inner: int, kernel: int, num_styles: int, padding: str = "reflect"):
         super().__init__()
         # indices 0/1 as attribute names keep parameter names equal to the teacher's ONNX names
-        self.add_module("0", ConvLayer(channels, inner, kernel, num_styles))
-        self.add_module("1", ConvLayer(inner, channels, kernel, num_styles))
+        self.add_module("0", ConvLayer(channels, inner, kernel, num_styles, padding=padding))
+        self.add_module("1", ConvLayer(inner, channels, kernel, num_styles, padding=padding))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         first, second = self._modules["0"], self._modules["1"]
@@ -284,7 +291,7 @@ class StyleGenerator(nn.Module):
                 ConvLayer(c0, c1, 3, s, stride=2),
                 ConvLayer(c1, c2, 3, s, stride=2),
             ])
-        self.res = nn.ModuleList([ResidualBlock(c2, r, config.res_kernel, s) for r in config.res_inner])
+        self.res = nn.ModuleList([ResidualBlock(c2, r, config.res_kernel, s, config.res_padding) for r in config.res_inner])
         if config.polyphase:
             self.expand = nn.ModuleList([
                 PhaseConv(c2, e0, 3, s, upsample=True),

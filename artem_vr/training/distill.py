@@ -26,15 +26,18 @@ import torch.nn.functional as F
 from ..inference.generator import GeneratorConfig, StyleGenerator
 from ..inference.weights import load_generator, read_safetensors, save_generator, teacher_safetensors
 from .data import HELD_OUT, TRAIN_PHOTOS, PatchSampler, load_photos, synthetic_screen
-from .prune import prune_generator
+from .prune import prune_generator, restructure
 
 TEACHER_WIDTH = 32
 
 
 @dataclass
 class Recipe:
-    widths: Tuple[int, int, int] = (24, 48, 24)  # stem widths (stride 2, stride 4), residual inner width
+    widths: Tuple[int, int, int] = (24, 48, 16)  # stem widths (stride 2, stride 4), residual inner width
     blocks: int = 6
+    kernel_out: int = 5                          # output conv footprint (the teacher's 9x9 is cropped)
+    res_padding: str = "zeros"                   # residual convs pad inside the conv: no separate pad pass
+    init: str = ""                               # start from this student (pruned further) instead of the teacher
     steps: int = 4000
     stem_fraction: float = 0.4                   # share of the steps that trains the stem alone
     batch: int = 8
@@ -54,11 +57,14 @@ class Recipe:
 
     @property
     def stem_steps(self) -> int:
+        if self.init:  # the stem of a previous student is trained already
+            return 0
         return int(round(self.steps * self.stem_fraction))
 
     def channel_ratios(self) -> dict:
         inner = self.widths[2]
-        return {f"res.{i}.0.conv": 1 - inner / TEACHER_WIDTH for i in range(6)}
+        # + 0.5: torch-pruning keeps int(width * (1 - ratio)), which float rounding could bring one short
+        return {f"res.{i}.0.conv": 1 - (inner + 0.5) / TEACHER_WIDTH for i in range(6)}
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -155,9 +161,7 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
         student, optim, start = _load_checkpoint(ckpt, device, recipe)
         log(f"resuming from {ckpt} at step {start}")
     else:
-        calibration = PatchSampler(photos, screens, seed=recipe.seed + 10_000).batch(8, recipe.size)
-        student = prune_generator(teacher.cpu(), recipe.channel_ratios(), recipe.blocks, recipe.widths[:2],
-                                  calibration=calibration).to(device)
+        student = _initial_student(recipe, teacher.cpu(), photos, screens).to(device)
         teacher.to(device)
         optim = torch.optim.Adam(student.parameters(), lr=recipe.lr)
         start = 0
@@ -202,9 +206,34 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
                "params": sum(p.numel() for p in student.parameters()),
                "teacher_params": sum(p.numel() for p in teacher.parameters())}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_generator(student, out, {"name": "fast", "recipe": asdict(recipe), "teacher": teacher_meta.get("source", ""),
-                                  "training": summary})
+    extra = {"name": "fast", "recipe": asdict(recipe), "teacher": teacher_meta.get("source", ""), "training": summary}
+    if recipe.init:  # the chain of recipes that made the starting point
+        _, init_meta = load_generator(Path(recipe.init))
+        extra["init"] = {k: init_meta.get(k, "") for k in ("recipe", "training", "init")}
+    save_generator(student, out, extra)
     return summary
+
+
+def _initial_student(recipe: Recipe, teacher: StyleGenerator, photos, screens) -> StyleGenerator:
+    """The pruned, untrained student: from the teacher (all three cuts of ``prune``, then the tail
+    cut), or with ``recipe.init`` from an earlier student, pruned further (its trained stem kept)."""
+    from ..errors import UsageError
+
+    if recipe.init:
+        start, _ = load_generator(Path(recipe.init))
+        if not start.config.polyphase or tuple(start.config.stem) != tuple(recipe.widths[:2]):
+            raise UsageError(f"--init {recipe.init} must be a fast student with stem widths "
+                             f"{recipe.widths[0]},{recipe.widths[1]} (it has {start.config.stem or 'no stem'})")
+        if recipe.widths[2] > max(start.config.res_inner) or len(start.config.res_inner) != recipe.blocks:
+            raise UsageError(f"--init {recipe.init} has {len(start.config.res_inner)} residual blocks of inner width "
+                             f"{max(start.config.res_inner)}: it can be pruned, not grown")
+        if recipe.kernel_out > start.config.kernel_out:
+            raise UsageError(f"--kernel-out {recipe.kernel_out} is larger than --init's {start.config.kernel_out}")
+    else:
+        calibration = PatchSampler(photos, screens, seed=recipe.seed + 10_000).batch(8, recipe.size)
+        start = prune_generator(teacher, recipe.channel_ratios(), recipe.blocks, recipe.widths[:2],
+                                calibration=calibration)
+    return restructure(start, recipe.widths[2], recipe.kernel_out, recipe.res_padding)
 
 
 def parse_widths(text: str) -> Tuple[int, int, int]:
@@ -216,7 +245,7 @@ def parse_widths(text: str) -> Tuple[int, int, int]:
         values = ()
     if len(values) != 3 or not all(1 <= v <= 256 for v in values[:2]) or not 1 <= values[-1] <= TEACHER_WIDTH:
         raise UsageError(f"--widths takes three widths: the two stem widths (1..256) and the residual inner "
-                         f"width (1..{TEACHER_WIDTH}), e.g. 24,48,24, got {text!r}")
+                         f"width (1..{TEACHER_WIDTH}), e.g. 24,48,16, got {text!r}")
     return values  # type: ignore[return-value]
 
 
@@ -235,7 +264,15 @@ def run_distill(args) -> int:
     size = parse_size(args.size)
     if size[0] % 4 or size[1] % 4:
         raise UsageError(f"--size sides must be multiples of 4, got {args.size}")
+    if args.kernel_out not in (3, 5, 7, 9):
+        raise UsageError(f"--kernel-out must be 3, 5, 7 or 9, got {args.kernel_out}")
+    init = ""
+    if args.init:
+        init_path = Path(args.init)
+        load_generator(init_path)  # a missing, foreign or pickled file fails here, before any work
+        init = str(init_path)
     recipe = Recipe(widths=parse_widths(args.widths), blocks=args.blocks, steps=args.steps,
+                    kernel_out=args.kernel_out, res_padding=args.trunk_padding, init=init,
                     batch=args.batch,
                     size=size, styles=styles, seed=args.seed,
                     checkpoint_every=max(1, min(args.checkpoint_every, args.steps)))

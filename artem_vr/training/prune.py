@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..inference.generator import CondInstanceNorm, StyleGenerator, to_polyphase
+from ..inference.generator import CondInstanceNorm, PhaseNorm, StyleGenerator, polyphase_kernel, to_polyphase
 
 
 def _torch_pruning():
@@ -84,6 +84,7 @@ def _cin_importance(tp):
 
 def prune_channels(model: StyleGenerator, ratios: Dict[str, float], example_size=(64, 64)) -> StyleGenerator:
     """Remove a fraction of output channels per named conv (e.g. ``{"contract.0.conv": 0.75}``).
+    A conv of ``n`` channels keeps ``int(n * (1 - ratio))`` (torch-pruning's rounding).
 
     Returns a pruned deep copy; coupled layers (next convs, norms, the residual trunk) follow.
     """
@@ -94,11 +95,13 @@ def prune_channels(model: StyleGenerator, ratios: Dict[str, float], example_size
     ratio_dict = {modules[name]: r for name, r in ratios.items() if r > 0}
     x = torch.rand(1, 3, *example_size)
     s = torch.full((model.num_styles,), 1.0 / model.num_styles)
-    ignored = [model.expand[2].conv]  # the RGB output keeps its 3 channels
+    # the RGB output keeps its 3 channels; polyphase convs keep their 4 phases per channel
+    ignored = [layer.conv for layer in model.expand] if model.config.polyphase else [model.expand[2].conv]
+    norm_pruner = _cin_pruner(tp)  # PhaseNorm's columns follow its conv's outputs the same way
     pruner = tp.pruner.MetaPruner(
         model, example_inputs=(x, s), importance=_cin_importance(tp), pruning_ratio=0.0,
         pruning_ratio_dict=ratio_dict, ignored_layers=ignored,
-        customized_pruners={CondInstanceNorm: _cin_pruner(tp)}, root_module_types=[nn.Conv2d],
+        customized_pruners={CondInstanceNorm: norm_pruner, PhaseNorm: norm_pruner}, root_module_types=[nn.Conv2d],
     )
     before = {name: modules[name].out_channels for name in ratio_dict_names(ratios)}
     pruner.step()
@@ -165,3 +168,26 @@ def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], b
     scores = residual_contributions(pruned, calibration)
     keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
     return rebuild(pruned, keep, stem)
+
+
+def restructure(model: StyleGenerator, inner: int, kernel_out: int, res_padding: str) -> StyleGenerator:
+    """A further-cut copy of a (stem, polyphase) student: residual inner width pruned to ``inner``
+    (DepGraph, as above; never widened), the output conv's phase kernel cropped about its centre
+    to ``polyphase_kernel(kernel_out)`` and the residual convs' padding set to ``res_padding``."""
+    if not model.config.polyphase:
+        raise ValueError("restructure needs a polyphase student")
+    widest = max(model.config.res_inner)
+    pruned = model
+    if inner < widest:
+        pruned = prune_channels(model, {f"res.{i}.0.conv": 1 - (inner + 0.5) / r for i, r in enumerate(model.config.res_inner)
+                                        if r > inner})
+    res_inner = tuple(block._modules["0"].conv.out_channels for block in pruned.res)
+    state = {k: v.clone() for k, v in pruned.state_dict().items()}
+    old, new = polyphase_kernel(model.config.kernel_out), polyphase_kernel(kernel_out)
+    if new > old:
+        raise ValueError(f"cannot grow the output kernel ({model.config.kernel_out} -> {kernel_out})")
+    cut = (old - new) // 2
+    state["expand.2.conv.weight"] = state["expand.2.conv.weight"][:, :, cut:old - cut, cut:old - cut].contiguous()
+    out = StyleGenerator(replace(model.config, res_inner=res_inner, kernel_out=kernel_out, res_padding=res_padding))
+    out.load_state_dict(state)
+    return out

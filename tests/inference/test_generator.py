@@ -94,3 +94,24 @@ def test_fast_config_round_trips_and_counts_its_work():
     assert cfg.macs(320, 180) < 0.5 * GeneratorConfig().macs(320, 180)
     with pytest.raises(ValueError, match="stem"):
         GeneratorConfig(stem=(24,)).validate()
+    with pytest.raises(ValueError, match="res_padding"):
+        GeneratorConfig.from_json('{"res_padding": "circular"}')
+
+
+def test_zero_padded_trunk_differs_from_reflect_only_at_the_border():
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(num_styles=2, contract=(8, 8, 8), res_inner=(8,), expand=(4, 4), kernel_in=3, kernel_out=3)
+    reflect = StyleGenerator(cfg).eval()
+    zeros = StyleGenerator(GeneratorConfig.from_json(cfg.to_json().replace('"reflect"', '"zeros"'))).eval()
+    zeros.load_state_dict(reflect.state_dict())  # same tensors: the padding is not a parameter
+    a_layer, b_layer = reflect.res[0]._modules["0"], zeros.res[0]._modules["0"]
+    assert b_layer.pad == 0 and b_layer.conv.padding == (1, 1)
+    x = torch.rand(1, 8, 20, 24)
+    with torch.no_grad():  # the convs before their norms: the same inside, different on the border
+        a = a_layer.conv(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"))
+        b = b_layer.conv(x)
+        torch.testing.assert_close(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1])
+        assert (a - b)[..., 0, :].abs().max() > 1e-2 and (a - b)[..., :, -1].abs().max() > 1e-2
+        img, style = torch.rand(1, 3, 48, 64), torch.tensor([0.3, 0.7])
+        assert zeros(img, style).shape == (1, 3, 48, 64)
+        assert not torch.allclose(zeros(img, style), reflect(img, style))

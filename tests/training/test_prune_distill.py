@@ -6,7 +6,7 @@ import torch
 from artem_vr.inference.generator import GeneratorConfig, StyleGenerator
 from artem_vr.inference.weights import load_generator, teacher_safetensors
 from artem_vr.training.data import HELD_OUT, TRAIN_PHOTOS, PatchSampler, synthetic_screen
-from artem_vr.training.prune import prune_channels, prune_generator, rebuild, residual_contributions
+from artem_vr.training.prune import prune_channels, prune_generator, rebuild, residual_contributions, restructure
 from helpers.common import run_cli
 
 SMALL = GeneratorConfig(num_styles=3, contract=(8, 8, 8), res_inner=(8, 8, 8), expand=(4, 4), kernel_in=9, kernel_out=9)
@@ -93,10 +93,11 @@ def test_distill_command_writes_a_loadable_model(tmp_path):
     from artem_vr import StyleEngine
 
     engine = StyleEngine.load(str(out), device="cpu")
-    assert engine.config.stem == (24, 48) and engine.config.res_inner == (24,) * 6 and engine.config.polyphase
+    assert engine.config.stem == (24, 48) and engine.config.res_inner == (16,) * 6 and engine.config.polyphase
+    assert engine.config.kernel_out == 5 and engine.config.res_padding == "zeros"
     assert engine.num_styles == 26
     recipe = json.loads(engine.metadata["recipe"])
-    assert recipe["steps"] == 20 and recipe["widths"] == [24, 48, 24] and "held_out" in recipe["data"]
+    assert recipe["steps"] == 20 and recipe["widths"] == [24, 48, 16] and "held_out" in recipe["data"]
     assert (tmp_path / "x.ckpt.safetensors").is_file()
     import numpy as np
 
@@ -115,7 +116,56 @@ def test_distill_resumes_from_its_checkpoint(tmp_path):
 
 def test_distill_bad_arguments(tmp_path):
     for args, needle in ((["--widths", "8,16"], "three widths"), (["--blocks", "9"], "blocks"),
-                         (["--widths", "24,48,40"], "residual inner"),
+                         (["--widths", "24,48,40"], "residual inner"), (["--kernel-out", "4"], "kernel-out"),
+                         (["--init", str(tmp_path / "missing.safetensors")], "not found"),
                          (["--out", str(tmp_path / "x.pth")], ".safetensors"), (["--size", "63x48"], "multiples of 4")):
         proc = run_cli("distill", *args)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_restructure_prunes_a_student_further_and_crops_its_output_kernel():
+    torch.manual_seed(0)
+    student = rebuild(StyleGenerator(SMALL).eval(), keep_blocks=[0, 1, 2], stem=(6, 10))
+    with torch.no_grad():
+        for block in student.res:  # make channels 0 and 1 the least important in every block
+            block._modules["0"].norm.gamma[:, :2] = 1e-4
+    cut = restructure(student, inner=6, kernel_out=5, res_padding="zeros")
+    assert cut.config.res_inner == (6, 6, 6) and cut.config.kernel_out == 5 and cut.config.res_padding == "zeros"
+    first = cut.res[1]._modules["0"]
+    assert first.conv.weight.shape == (6, 8, 3, 3) and first.norm.gamma.shape == (3, 6)
+    torch.testing.assert_close(first.conv.weight, student.res[1]._modules["0"].conv.weight[2:])
+    assert cut.res[1]._modules["1"].conv.weight.shape == (8, 6, 3, 3)
+    # the 9x9 output conv is 5x5 on 2x2 phases; 5 makes it 3x3, the centre of the old one
+    assert student.expand[2].conv.weight.shape[-1] == 5 and cut.expand[2].conv.weight.shape[-1] == 3
+    torch.testing.assert_close(cut.expand[2].conv.weight, student.expand[2].conv.weight[:, :, 1:4, 1:4])
+    torch.testing.assert_close(cut.stem[1].conv.weight, student.stem[1].conv.weight)  # the stem is kept
+    with torch.no_grad():
+        assert cut(torch.rand(1, 3, 40, 56), torch.tensor([0.0, 1.0, 0.0])).shape == (1, 3, 40, 56)
+    try:
+        restructure(cut, inner=6, kernel_out=9, res_padding="zeros")
+    except ValueError as exc:
+        assert "grow" in str(exc)
+    else:
+        raise AssertionError("a cropped kernel cannot grow back")
+
+
+def test_distill_from_an_earlier_student(tmp_path):
+    first = tmp_path / "a.safetensors"
+    common = ["--device", "cpu", "--batch", "2", "--size", "64x48"]
+    assert run_cli("distill", "--steps", "2", "--widths", "8,16,24", "--kernel-out", "9", "--trunk-padding",
+                   "reflect", "--out", first, *common, timeout=300).returncode == 0
+    second = tmp_path / "b.safetensors"
+    proc = run_cli("distill", "--init", first, "--widths", "8,16,8", "--steps", "2", "--out", second, *common,
+                   timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    a, meta = load_generator(first)
+    b, meta_b = load_generator(second)
+    assert a.config.res_inner == (24,) * 6 and a.config.kernel_out == 9 and a.config.res_padding == "reflect"
+    assert b.config.res_inner == (8,) * 6 and b.config.kernel_out == 5 and b.config.res_padding == "zeros"
+    assert json.loads(json.loads(meta_b["init"])["recipe"])["widths"] == [8, 16, 24]
+    assert json.loads(meta_b["recipe"])["init"] == str(first)
+    # an earlier student can only be cut further: other stem widths or a wider trunk are refused
+    for args, needle in ((["--widths", "24,48,8"], "stem widths"), (["--widths", "8,16,32"], "pruned, not grown")):
+        proc = run_cli("distill", "--init", first, *args, "--steps", "1", "--out", tmp_path / "c.safetensors", *common)
+        assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "c.safetensors").exists()
