@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ..inference.generator import GeneratorConfig, StyleGenerator
 from ..inference.weights import load_generator, read_safetensors, save_generator, teacher_safetensors
 from .data import HELD_OUT, TRAIN_PHOTOS, PatchSampler, load_photos, synthetic_screen
-from .prune import prune_generator, restructure
+from .prune import prune_generator, pruning_ratio, restructure
 
 TEACHER_WIDTH = 32
 
@@ -62,9 +62,7 @@ class Recipe:
         return int(round(self.steps * self.stem_fraction))
 
     def channel_ratios(self) -> dict:
-        inner = self.widths[2]
-        # + 0.5: torch-pruning keeps int(width * (1 - ratio)), which float rounding could bring one short
-        return {f"res.{i}.0.conv": 1 - (inner + 0.5) / TEACHER_WIDTH for i in range(6)}
+        return {f"res.{i}.0.conv": pruning_ratio(TEACHER_WIDTH, self.widths[2]) for i in range(6)}
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

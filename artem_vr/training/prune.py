@@ -111,6 +111,12 @@ def prune_channels(model: StyleGenerator, ratios: Dict[str, float], example_size
     return model
 
 
+def pruning_ratio(width: int, keep: int) -> float:
+    """The ratio that leaves exactly ``keep`` of ``width`` channels: torch-pruning keeps
+    ``int(width * (1 - ratio))``, which float rounding can bring one short without the half."""
+    return 1 - (keep + 0.5) / width
+
+
 def ratio_dict_names(ratios: Dict[str, float]) -> List[str]:
     return [name for name, r in ratios.items() if r > 0]
 
@@ -176,16 +182,13 @@ def restructure(model: StyleGenerator, inner: int, kernel_out: int, res_padding:
     to ``polyphase_kernel(kernel_out)`` and the residual convs' padding set to ``res_padding``."""
     if not model.config.polyphase:
         raise ValueError("restructure needs a polyphase student")
-    widest = max(model.config.res_inner)
-    pruned = model
-    if inner < widest:
-        pruned = prune_channels(model, {f"res.{i}.0.conv": 1 - (inner + 0.5) / r for i, r in enumerate(model.config.res_inner)
-                                        if r > inner})
-    res_inner = tuple(block._modules["0"].conv.out_channels for block in pruned.res)
-    state = {k: v.clone() for k, v in pruned.state_dict().items()}
     old, new = polyphase_kernel(model.config.kernel_out), polyphase_kernel(kernel_out)
     if new > old:
         raise ValueError(f"cannot grow the output kernel ({model.config.kernel_out} -> {kernel_out})")
+    ratios = {f"res.{i}.0.conv": pruning_ratio(r, inner) for i, r in enumerate(model.config.res_inner) if r > inner}
+    pruned = prune_channels(model, ratios) if ratios else model
+    res_inner = tuple(block._modules["0"].conv.out_channels for block in pruned.res)
+    state = {k: v.clone() for k, v in pruned.state_dict().items()}
     cut = (old - new) // 2
     state["expand.2.conv.weight"] = state["expand.2.conv.weight"][:, :, cut:old - cut, cut:old - cut].contiguous()
     out = StyleGenerator(replace(model.config, res_inner=res_inner, kernel_out=kernel_out, res_padding=res_padding))
