@@ -108,6 +108,41 @@ class GeneratorConfig:
             raise ValueError(f"res_padding must be 'reflect' or 'zeros', got {self.res_padding!r}")
 
 
+class PackedStyle:
+    """Every norm's style affine for one style vector, computed up front: ``packed (B, N)`` is
+    ``style @ table`` with ``table, offsets = affine_table(model)``. A generator called with a
+    PackedStyle instead of style weights slices each norm's gamma and beta out of it, so an exported
+    graph takes the packed row as its input and runs no per-layer matmul on every frame."""
+
+    def __init__(self, packed: torch.Tensor, offsets: dict):
+        self.packed = packed
+        self.offsets = offsets
+
+    def take(self, norm: nn.Module) -> Tuple[torch.Tensor, torch.Tensor]:
+        start, width = self.offsets[id(norm)]
+        return self.packed[:, start:start + width], self.packed[:, start + width:start + 2 * width]
+
+
+def _affine(norm: nn.Module, style) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(gamma, beta)`` ``(B, C)`` of a conditional norm for style weights ``(B, S)`` or a PackedStyle."""
+    if isinstance(style, PackedStyle):
+        return style.take(norm)
+    return style @ norm.gamma.to(style.dtype), style @ norm.beta.to(style.dtype)
+
+
+def affine_table(model: nn.Module) -> Tuple[torch.Tensor, dict]:
+    """``(table (S, N), offsets)``: every conditional norm's gamma then beta columns side by side, and
+    each norm's ``(start column, width)`` keyed by ``id(norm)``; see PackedStyle."""
+    columns, offsets, start = [], {}, 0
+    for module in model.modules():
+        if isinstance(module, (CondInstanceNorm, PhaseNorm)):
+            width = module.gamma.shape[1]
+            offsets[id(module)] = (start, width)
+            columns += [module.gamma.detach(), module.beta.detach()]
+            start += 2 * width
+    return torch.cat(columns, 1), offsets
+
+
 class CondInstanceNorm(nn.Module):
     """Instance norm whose scale and shift are a style-weighted mix of per-style rows.
 
@@ -120,9 +155,8 @@ class CondInstanceNorm(nn.Module):
         self.gamma = nn.Parameter(torch.ones(num_styles, channels))
         self.beta = nn.Parameter(torch.zeros(num_styles, channels))
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        gamma = (style @ self.gamma.to(style.dtype)).to(x.dtype)
-        beta = (style @ self.beta.to(style.dtype)).to(x.dtype)
+    def forward(self, x: torch.Tensor, style) -> torch.Tensor:
+        gamma, beta = (t.to(x.dtype) for t in _affine(self, style))
         if gamma.shape[0] == 1:
             # one style vector: the affine rides inside the norm kernel (saves two full passes)
             return F.instance_norm(x, weight=gamma[0], bias=beta[0], eps=self.eps)
@@ -220,9 +254,8 @@ class PhaseNorm(nn.Module):
         self.gamma = nn.Parameter(torch.ones(num_styles, channels * 4))
         self.beta = nn.Parameter(torch.zeros(num_styles, channels * 4))
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        gamma = (style @ self.gamma.to(style.dtype)).to(x.dtype)
-        beta = (style @ self.beta.to(style.dtype)).to(x.dtype)
+    def forward(self, x: torch.Tensor, style) -> torch.Tensor:
+        gamma, beta = (t.to(x.dtype) for t in _affine(self, style))
         x = F.group_norm(x, self.channels, eps=self.eps)
         return x * gamma[:, :, None, None] + beta[:, :, None, None]
 
@@ -272,7 +305,7 @@ class StyleGenerator(nn.Module):
     """Contract (k9 s1, k3 s2, k3 s2) -> residual blocks -> expand (up2 k3, up2 k3, k9) -> sigmoid.
 
     Forward: ``x (B,3,H,W) float in [0,1]``, H and W multiples of 4; ``style (S,)`` or ``(B,S)``
-    -> ``(B,3,H,W) float in [0,1]``.
+    (or a PackedStyle) -> ``(B,3,H,W) float in [0,1]``.
     """
 
     def __init__(self, config: GeneratorConfig = GeneratorConfig()):
@@ -309,23 +342,29 @@ class StyleGenerator(nn.Module):
     def num_styles(self) -> int:
         return self.config.num_styles
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        if style.dim() == 1:
-            style = style.unsqueeze(0)
-        if style.shape[0] == 1 and x.shape[0] > 1:
-            style = style.expand(x.shape[0], -1)
+    def forward(self, x: torch.Tensor, style, phases: bool = False) -> torch.Tensor:
+        """``phases`` (polyphase nets only): return the output's 2x2 phases ``(B,12,H/2,W/2)``
+        (channel ``c*4 + 2*row_phase + col_phase``), leaving the last pixel shuffle to the caller."""
+        if isinstance(style, torch.Tensor):
+            if style.dim() == 1:
+                style = style.unsqueeze(0)
+            if style.shape[0] == 1 and x.shape[0] > 1:
+                style = style.expand(x.shape[0], -1)
         x = self.features(x, style)
         for block in self.res:
             x = block(x, style)
         if self.config.polyphase:  # quarter -> (phases) -> half -> (phases) -> full resolution
             x = F.pixel_shuffle(F.relu(self.expand[0](x, style)), 2)
             x = F.relu(self.expand[1](x, style))
-            return F.pixel_shuffle(torch.sigmoid(self.expand[2](x, style)), 2)
+            out = torch.sigmoid(self.expand[2](x, style))
+            return out if phases else F.pixel_shuffle(out, 2)
+        if phases:
+            raise ValueError("phases=True needs a polyphase generator")
         x = F.relu(self.expand[0](x, style))
         x = F.relu(self.expand[1](x, style))
         return torch.sigmoid(self.expand[2](x, style))
 
-    def features(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor, style) -> torch.Tensor:
         """The trunk's input: ``(B,3,H,W)``, ``style (B,S)`` -> ``(B,C,H/4,W/4)``."""
         for layer in (self.stem if self.config.stem else self.contract):
             x = F.relu(layer(x, style))
