@@ -120,7 +120,9 @@ def distill_parser() -> argparse.ArgumentParser:
     p.add_argument("--styles", help="train only these styles, e.g. 0,5,9 (default all 26)")
     p.add_argument("--widths", default="24,48,16",
                    help="stem widths (stride 2, stride 4) and residual inner width (default 24,48,16)")
-    p.add_argument("--blocks", type=int, default=6, help="residual blocks to keep, 1..6 (default 6)")
+    p.add_argument("--blocks", type=int, default=None,
+                   help="residual blocks to keep, 1..6 (default 6, or as many as --init has); the ones that "
+                        "add least to the trunk go")
     p.add_argument("--kernel-out", type=int, default=5,
                    help="output conv size: the teacher's 9x9 is cropped to it, 3..9 odd (default 5)")
     p.add_argument("--trunk-padding", choices=("zeros", "reflect"), default="zeros",

@@ -222,16 +222,16 @@ def _initial_student(recipe: Recipe, teacher: StyleGenerator, photos, screens) -
         if not start.config.polyphase or tuple(start.config.stem) != tuple(recipe.widths[:2]):
             raise UsageError(f"--init {recipe.init} must be a fast student with stem widths "
                              f"{recipe.widths[0]},{recipe.widths[1]} (it has {start.config.stem or 'no stem'})")
-        if recipe.widths[2] > max(start.config.res_inner) or len(start.config.res_inner) != recipe.blocks:
+        if recipe.widths[2] > max(start.config.res_inner) or len(start.config.res_inner) < recipe.blocks:
             raise UsageError(f"--init {recipe.init} has {len(start.config.res_inner)} residual blocks of inner width "
                              f"{max(start.config.res_inner)}: it can be pruned, not grown")
         if recipe.kernel_out > start.config.kernel_out:
             raise UsageError(f"--kernel-out {recipe.kernel_out} is larger than --init's {start.config.kernel_out}")
-    else:
-        calibration = PatchSampler(photos, screens, seed=recipe.seed + 10_000).batch(8, recipe.size)
+    calibration = PatchSampler(photos, screens, seed=recipe.seed + 10_000).batch(8, recipe.size)
+    if not recipe.init:
         start = prune_generator(teacher, recipe.channel_ratios(), recipe.blocks, recipe.widths[:2],
                                 calibration=calibration)
-    return restructure(start, recipe.widths[2], recipe.kernel_out, recipe.res_padding)
+    return restructure(start, recipe.widths[2], recipe.kernel_out, recipe.res_padding, recipe.blocks, calibration)
 
 
 def parse_widths(text: str) -> Tuple[int, int, int]:
@@ -256,7 +256,7 @@ def run_distill(args) -> int:
     device = resolve_device(args.device)
     if args.steps < 1:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
-    if not 1 <= args.blocks <= 6:
+    if args.blocks is not None and not 1 <= args.blocks <= 6:
         raise UsageError(f"--blocks must be 1..6, got {args.blocks}")
     styles = tuple(int(i) for i, v in enumerate(style_weights(args.styles)) if v > 0) if args.styles else tuple(range(26))
     size = parse_size(args.size)
@@ -264,12 +264,12 @@ def run_distill(args) -> int:
         raise UsageError(f"--size sides must be multiples of 4, got {args.size}")
     if args.kernel_out not in (3, 5, 7, 9):
         raise UsageError(f"--kernel-out must be 3, 5, 7 or 9, got {args.kernel_out}")
-    init = ""
+    init, blocks = "", args.blocks or 6
     if args.init:
         init_path = Path(args.init)
-        load_generator(init_path)  # a missing, foreign or pickled file fails here, before any work
-        init = str(init_path)
-    recipe = Recipe(widths=parse_widths(args.widths), blocks=args.blocks, steps=args.steps,
+        start, _ = load_generator(init_path)  # a missing, foreign or pickled file fails here, before any work
+        init, blocks = str(init_path), args.blocks or len(start.config.res_inner)
+    recipe = Recipe(widths=parse_widths(args.widths), blocks=blocks, steps=args.steps,
                     kernel_out=args.kernel_out, res_padding=args.trunk_padding, init=init,
                     batch=args.batch,
                     size=size, styles=styles, seed=args.seed,

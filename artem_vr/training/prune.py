@@ -127,10 +127,8 @@ def residual_contributions(model: StyleGenerator, images: torch.Tensor) -> List[
     scores = torch.zeros(len(model.res))
     for s in range(model.num_styles):
         style = F.one_hot(torch.tensor(s), model.num_styles).float()
-        h = images
-        for layer in model.contract:
-            h = F.relu(layer(h, style[None].expand(h.shape[0], -1)))
-        st = style[None].expand(h.shape[0], -1)
+        st = style[None].expand(images.shape[0], -1)
+        h = model.features(images, st)  # the contracting convs, or a student's stem
         for i, block in enumerate(model.res):
             first, second = block._modules["0"], block._modules["1"]
             branch = second(F.relu(first(h, st)), st)
@@ -176,15 +174,43 @@ def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], b
     return rebuild(pruned, keep, stem)
 
 
-def restructure(model: StyleGenerator, inner: int, kernel_out: int, res_padding: str) -> StyleGenerator:
-    """A further-cut copy of a (stem, polyphase) student: residual inner width pruned to ``inner``
-    (DepGraph, as above; never widened), the output conv's phase kernel cropped about its centre
-    to ``polyphase_kernel(kernel_out)`` and the residual convs' padding set to ``res_padding``."""
+def keep_blocks(model: StyleGenerator, blocks: int, calibration: torch.Tensor) -> StyleGenerator:
+    """``model`` with only the ``blocks`` residual blocks that add the most (``residual_contributions``
+    on ``calibration`` images), in their order; everything else unchanged."""
+    if blocks >= len(model.res):
+        return model
+    scores = residual_contributions(model, calibration)
+    keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
+    out = StyleGenerator(replace(model.config, res_inner=tuple(model.config.res_inner[i] for i in keep)))
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if name.startswith("res."):
+            parts = name.split(".")
+            if int(parts[1]) not in keep:
+                continue
+            parts[1] = str(keep.index(int(parts[1])))
+            name = ".".join(parts)
+        state[name] = tensor.clone()
+    out.load_state_dict(state)
+    return out
+
+
+def restructure(model: StyleGenerator, inner: int, kernel_out: int, res_padding: str, blocks: int = 0,
+                calibration: torch.Tensor = None) -> StyleGenerator:
+    """A further-cut copy of a (stem, polyphase) student: with ``blocks`` (fewer than it has), only
+    the most contributing residual blocks on ``calibration`` (``keep_blocks``); residual inner width
+    pruned to ``inner`` (DepGraph, as above; never widened), the output conv's phase kernel cropped
+    about its centre to ``polyphase_kernel(kernel_out)`` and the residual convs' padding set to
+    ``res_padding``."""
     if not model.config.polyphase:
         raise ValueError("restructure needs a polyphase student")
     old, new = polyphase_kernel(model.config.kernel_out), polyphase_kernel(kernel_out)
     if new > old:
         raise ValueError(f"cannot grow the output kernel ({model.config.kernel_out} -> {kernel_out})")
+    if blocks and blocks < len(model.res):
+        if calibration is None:
+            raise ValueError("dropping residual blocks needs calibration images")
+        model = keep_blocks(model, blocks, calibration)
     ratios = {f"res.{i}.0.conv": pruning_ratio(r, inner) for i, r in enumerate(model.config.res_inner) if r > inner}
     pruned = prune_channels(model, ratios) if ratios else model
     res_inner = tuple(block._modules["0"].conv.out_channels for block in pruned.res)

@@ -6,7 +6,8 @@ import torch
 from artem_vr.inference.generator import GeneratorConfig, StyleGenerator
 from artem_vr.inference.weights import load_generator, teacher_safetensors
 from artem_vr.training.data import HELD_OUT, TRAIN_PHOTOS, PatchSampler, synthetic_screen
-from artem_vr.training.prune import prune_channels, prune_generator, rebuild, residual_contributions, restructure
+from artem_vr.training.prune import (keep_blocks, prune_channels, prune_generator, rebuild, residual_contributions,
+                                     restructure)
 from helpers.common import run_cli
 
 SMALL = GeneratorConfig(num_styles=3, contract=(8, 8, 8), res_inner=(8, 8, 8), expand=(4, 4), kernel_in=9, kernel_out=9)
@@ -149,23 +150,54 @@ def test_restructure_prunes_a_student_further_and_crops_its_output_kernel():
         raise AssertionError("a cropped kernel cannot grow back")
 
 
+def test_keep_blocks_drops_the_block_that_adds_least():
+    torch.manual_seed(0)
+    student = rebuild(StyleGenerator(SMALL).eval(), keep_blocks=[0, 1, 2], stem=(6, 10))
+    with torch.no_grad():  # block 1's branch adds (almost) nothing to the trunk
+        student.res[1]._modules["1"].norm.gamma.fill_(1e-4)
+        student.res[1]._modules["1"].norm.beta.zero_()
+    images = torch.rand(2, 3, 40, 56)
+    scores = residual_contributions(student, images)
+    assert min(range(3), key=scores.__getitem__) == 1
+    cut = keep_blocks(student, 2, images)
+    assert len(cut.res) == 2 and cut.config.res_inner == (8, 8)
+    torch.testing.assert_close(cut.res[1]._modules["0"].conv.weight, student.res[2]._modules["0"].conv.weight)
+    style = torch.tensor([0.0, 1.0, 0.0])
+    with torch.no_grad():
+        torch.testing.assert_close(cut(images, style), student(images, style), atol=2e-3, rtol=0)
+    assert len(restructure(student, inner=8, kernel_out=9, res_padding="zeros", blocks=2,
+                           calibration=images).res) == 2
+    try:
+        restructure(student, inner=8, kernel_out=9, res_padding="zeros", blocks=2)
+    except ValueError as exc:
+        assert "calibration" in str(exc)
+    else:
+        raise AssertionError("dropping blocks without calibration images must be refused")
+
+
 def test_distill_from_an_earlier_student(tmp_path):
     first = tmp_path / "a.safetensors"
     common = ["--device", "cpu", "--batch", "2", "--size", "64x48"]
     assert run_cli("distill", "--steps", "2", "--widths", "8,16,24", "--kernel-out", "9", "--trunk-padding",
                    "reflect", "--out", first, *common, timeout=300).returncode == 0
     second = tmp_path / "b.safetensors"
-    proc = run_cli("distill", "--init", first, "--widths", "8,16,8", "--steps", "2", "--out", second, *common,
-                   timeout=300)
+    proc = run_cli("distill", "--init", first, "--widths", "8,16,8", "--blocks", "5", "--steps", "2", "--out", second,
+                   *common, timeout=300)
     assert proc.returncode == 0, proc.stderr
     a, meta = load_generator(first)
     b, meta_b = load_generator(second)
     assert a.config.res_inner == (24,) * 6 and a.config.kernel_out == 9 and a.config.res_padding == "reflect"
-    assert b.config.res_inner == (8,) * 6 and b.config.kernel_out == 5 and b.config.res_padding == "zeros"
+    assert b.config.res_inner == (8,) * 5 and b.config.kernel_out == 5 and b.config.res_padding == "zeros"
     assert json.loads(json.loads(meta_b["init"])["recipe"])["widths"] == [8, 16, 24]
     assert json.loads(meta_b["recipe"])["init"] == str(first)
+    third = tmp_path / "t.safetensors"  # no --blocks: as many as the init net has
+    assert run_cli("distill", "--init", second, "--widths", "8,16,8", "--steps", "1", "--out", third, *common,
+                   timeout=300).returncode == 0
+    assert load_generator(third)[0].config.res_inner == (8,) * 5
     # an earlier student can only be cut further: other stem widths or a wider trunk are refused
-    for args, needle in ((["--widths", "24,48,8"], "stem widths"), (["--widths", "8,16,32"], "pruned, not grown")):
-        proc = run_cli("distill", "--init", first, *args, "--steps", "1", "--out", tmp_path / "c.safetensors", *common)
+    for init, args, needle in ((first, ["--widths", "24,48,8"], "stem widths"),
+                               (first, ["--widths", "8,16,32"], "pruned, not grown"),
+                               (second, ["--widths", "8,16,8", "--blocks", "6"], "pruned, not grown")):
+        proc = run_cli("distill", "--init", init, *args, "--steps", "1", "--out", tmp_path / "c.safetensors", *common)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
         assert not (tmp_path / "c.safetensors").exists()
