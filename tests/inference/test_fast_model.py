@@ -23,7 +23,7 @@ def test_fast_model_ships_with_its_recipe(fast):
 
 
 def test_fast_model_is_structurally_smaller(fast, full_engine):
-    assert fast.config.macs(320, 180) < 0.4 * full_engine.config.macs(320, 180)  # 0.38 vs 1.12 GMAC
+    assert fast.config.macs(320, 180) < 0.4 * full_engine.config.macs(320, 180)  # 0.34 vs 1.12 GMAC
     assert fast.config.stem and fast.config.polyphase and not hasattr(fast.generator, "contract")
     assert max(fast.config.res_inner) < min(full_engine.config.res_inner)  # pruned residual channels
     assert fast.num_styles == 26
@@ -37,6 +37,7 @@ def test_fast_is_close_to_full_on_held_out_photos(fast, full_engine, heldout_pho
         small = np.asarray(Image.fromarray(photo).resize((270, 180), Image.LANCZOS))
         for style in (0, 5, 9, 13, 21, "3:0.5,12:0.5"):
             scores.append(psnr(fast.stylize(small, style), full_engine.stylize(small, style)))
-    # measured 22.1 dB mean here (21.6 over 10 styles at 320x180, README); the goal of issue 5 is 28+.
-    # This guards against regressions: the 1.3x slower net before it measured 23.9, the one before 19.9
-    assert np.mean(scores) >= 21.5
+    # measured 21.7 dB mean here (21.2 over 10 styles at 320x180, README); the goal of issue 5 is 28+.
+    # This guards against regressions. Earlier nets: 22.1 (6 residual blocks, 6% slower), 23.9
+    # (1.6x slower), 19.9
+    assert np.mean(scores) >= 21.3
