@@ -22,7 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+# as `artem-vr` does for its onnxruntime default (cli.quiet_torch_threads), before torch loads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

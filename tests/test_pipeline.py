@@ -220,3 +220,43 @@ def test_style_change_rerenders_the_still_frame(full_engine):
     assert first[1].style == "3" and second[1].style == "12"
     assert second[1].index == 0  # the same captured frame, re-rendered
     assert psnr(first[1].pixels, second[1].pixels) < 25
+
+
+def test_cpu_frame_conversion_shrinks_as_uint8_and_keeps_colours():
+    """A camera-sized BGRA frame on the CPU: OpenCV's area filter shrinks it before the float
+    conversion. Quadrant colours land in RGB order, and the picture matches torch's antialiased
+    resize of the same frame (what the GPU path does) to within rounding."""
+    import torch
+    import torch.nn.functional as F
+
+    from artem_vr.inference.worker import frame_to_tensor
+
+    rgb = {"tl": (255, 0, 0), "tr": (0, 255, 0), "bl": (0, 0, 255), "br": (250, 200, 40)}
+    frame = np.zeros((720, 1280, 4), np.uint8)
+    for key, (r, g, b) in rgb.items():
+        ys = slice(0, 360) if key[0] == "t" else slice(360, 720)
+        xs = slice(0, 640) if key[1] == "l" else slice(640, 1280)
+        frame[ys, xs] = (b, g, r, 255)  # BGRA, as a screen grab delivers it
+    frame[100:620, 600:680] = (200, 200, 200, 255)  # a bar across the middle: edges to filter
+    x = frame_to_tensor(frame, "bgra", torch.device("cpu"), (320, 180))
+    assert x.shape == (1, 3, 180, 320) and x.dtype == torch.float32
+    for key, (r, g, b) in rgb.items():
+        y0 = 20 if key[0] == "t" else 160
+        x0 = 20 if key[1] == "l" else 300
+        np.testing.assert_allclose(x[0, :, y0, x0].numpy() * 255, (r, g, b), atol=1)
+    ref = torch.from_numpy(frame[..., [2, 1, 0]].copy()).permute(2, 0, 1)[None].float() / 255
+    ref = F.interpolate(ref, size=(180, 320), mode="bilinear", align_corners=False, antialias=True)
+    assert (x - ref).abs().mean().item() < 0.01
+
+
+def test_live_modes_make_torch_threads_wait_passively():
+    """Chosen before torch loads, for the onnxruntime default; --backend torch and a user's own
+    setting are left alone."""
+    code = ("import os, sys; from artem_vr.cli import quiet_torch_threads as q; q(sys.argv[1]); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = lambda backend, **extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", code, backend], env={**env, **extra}, capture_output=True, text=True, timeout=60).stdout
+    assert run("auto").split() == ["PASSIVE", "False"]
+    assert run("torch").split() == ["None", "False"]
+    assert run("auto", OMP_WAIT_POLICY="ACTIVE").split() == ["ACTIVE", "False"]
