@@ -97,10 +97,15 @@ class OnnxRuntimeGenerator:
         self.config = generator.config
         self.num_styles = generator.num_styles
         self.table = affine_table(generator)[0].float().cpu().numpy()
+        self._affine = (b"", None)  # (style weights' bytes, their packed affine): styles change rarely
 
     def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         style = style.reshape(1, -1) if style.dim() == 1 else style
-        affine = style.float().cpu().numpy() @ self.table  # (B, N): every norm's gamma and beta
+        weights = style.float().cpu().numpy()
+        key = weights.tobytes()
+        if key != self._affine[0]:
+            self._affine = (key, weights @ self.table)  # (B, N): every norm's gamma and beta
+        affine = self._affine[1]
         outs = [self.session.run(None, {"image": x[i:i + 1].float().contiguous().numpy(),
                                         "affine": affine[min(i, affine.shape[0] - 1)][None]})[0]
                 for i in range(x.shape[0])]

@@ -137,24 +137,37 @@ def residual_contributions(model: StyleGenerator, images: torch.Tensor) -> List[
     return (scores / model.num_styles).tolist()
 
 
+def most_contributing_blocks(model: StyleGenerator, blocks: int, calibration: torch.Tensor) -> List[int]:
+    """Indices (in order) of the ``blocks`` residual blocks that add the most on ``calibration``."""
+    scores = residual_contributions(model, calibration)
+    return sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
+
+
+def _with_blocks(model: StyleGenerator, config, keep: Sequence[int]) -> StyleGenerator:
+    """A StyleGenerator of ``config`` holding ``model``'s weights, its residual block ``i`` taken
+    from ``model``'s block ``keep[i]``."""
+    sd = model.state_dict()
+    out = StyleGenerator(config)
+    state = {}
+    for name in out.state_dict():
+        src = name
+        if name.startswith("res."):
+            parts = name.split(".")
+            parts[1] = str(keep[int(parts[1])])
+            src = ".".join(parts)
+        state[name] = sd[src].clone()
+    out.load_state_dict(state)
+    return out
+
+
 def rebuild(model: StyleGenerator, keep_blocks: Sequence[int], stem: Sequence[int] = ()) -> StyleGenerator:
     """A fresh StyleGenerator with the pruned widths and only ``keep_blocks``. With ``stem`` widths,
     the contracting convs give way to a learned stem (initialised at random, seeded by the caller)
     and the expanding convs become their exact polyphase form."""
-    sd = model.state_dict()
     c = tuple(model.contract[i].conv.out_channels for i in range(3))
     res_inner = tuple(model.res[i]._modules["0"].conv.out_channels for i in keep_blocks)
     e = (model.expand[0].conv.out_channels, model.expand[1].conv.out_channels)
-    student = StyleGenerator(replace(model.config, contract=c, res_inner=res_inner, expand=e))
-    new = {}
-    for name in student.state_dict():
-        src = name
-        if name.startswith("res."):
-            parts = name.split(".")
-            parts[1] = str(keep_blocks[int(parts[1])])
-            src = ".".join(parts)
-        new[name] = sd[src]
-    student.load_state_dict(new)
+    student = _with_blocks(model, replace(model.config, contract=c, res_inner=res_inner, expand=e), keep_blocks)
     if not stem:
         return student
     poly = to_polyphase(student)
@@ -169,9 +182,7 @@ def prune_generator(teacher: StyleGenerator, channel_ratios: Dict[str, float], b
                     calibration: torch.Tensor) -> StyleGenerator:
     """All three cuts; ``blocks``: how many residual blocks to keep (the most contributing)."""
     pruned = prune_channels(teacher, channel_ratios) if any(r > 0 for r in channel_ratios.values()) else teacher
-    scores = residual_contributions(pruned, calibration)
-    keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
-    return rebuild(pruned, keep, stem)
+    return rebuild(pruned, most_contributing_blocks(pruned, blocks, calibration), stem)
 
 
 def keep_blocks(model: StyleGenerator, blocks: int, calibration: torch.Tensor) -> StyleGenerator:
@@ -179,20 +190,8 @@ def keep_blocks(model: StyleGenerator, blocks: int, calibration: torch.Tensor) -
     on ``calibration`` images), in their order; everything else unchanged."""
     if blocks >= len(model.res):
         return model
-    scores = residual_contributions(model, calibration)
-    keep = sorted(sorted(range(len(scores)), key=lambda i: -scores[i])[:blocks])
-    out = StyleGenerator(replace(model.config, res_inner=tuple(model.config.res_inner[i] for i in keep)))
-    state = {}
-    for name, tensor in model.state_dict().items():
-        if name.startswith("res."):
-            parts = name.split(".")
-            if int(parts[1]) not in keep:
-                continue
-            parts[1] = str(keep.index(int(parts[1])))
-            name = ".".join(parts)
-        state[name] = tensor.clone()
-    out.load_state_dict(state)
-    return out
+    keep = most_contributing_blocks(model, blocks, calibration)
+    return _with_blocks(model, replace(model.config, res_inner=tuple(model.config.res_inner[i] for i in keep)), keep)
 
 
 def restructure(model: StyleGenerator, inner: int, kernel_out: int, res_padding: str, blocks: int = 0,
