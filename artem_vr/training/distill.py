@@ -164,7 +164,9 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
         optim = torch.optim.Adam(student.parameters(), lr=recipe.lr)
         start = 0
     # a resumed run re-seeds its sampler from the step it resumes at (reproducible, not identical)
-    sampler = PatchSampler(photos, screens, seed=recipe.seed + start)
+    sampler = PatchSampler(photos, screens, seed=recipe.seed + start, device=device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one patch size throughout: let cuDNN pick its kernels
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: _lr_factor(s + start, recipe))
     student.train()
     t0 = time.perf_counter()
@@ -172,7 +174,7 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
                disable=None if progress else True)
     loss_avg = None
     for step in bar:
-        x = sampler.batch(recipe.batch, recipe.size).to(device)
+        x = sampler.batch(recipe.batch, recipe.size)
         w = sampler.styles(recipe.batch, recipe.styles, teacher.num_styles).to(device)
         if step < recipe.stem_steps:  # stage 1: the stem alone, on the teacher's trunk input
             with torch.no_grad():
