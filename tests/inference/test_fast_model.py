@@ -37,7 +37,8 @@ def test_fast_is_close_to_full_on_held_out_photos(fast, full_engine, heldout_pho
         small = np.asarray(Image.fromarray(photo).resize((270, 180), Image.LANCZOS))
         for style in (0, 5, 9, 13, 21, "3:0.5,12:0.5"):
             scores.append(psnr(fast.stylize(small, style), full_engine.stylize(small, style)))
-    # measured 21.7 dB mean here (21.2 over 10 styles at 320x180, README); the goal of issue 5 is 28+.
-    # This guards against regressions. Earlier nets: 22.1 (6 residual blocks, 6% slower), 23.9
-    # (1.6x slower), 19.9
-    assert np.mean(scores) >= 21.3
+    # measured 22.1 dB mean here (21.7 over 10 styles at 320x180, README); the goal of issue 5 is 28+.
+    # This guards against regressions. The same net trained on the CPU only: 21.7. Not shipped:
+    # 23.0 (inner width 24, about 10% slower); earlier nets 22.1 (6 residual blocks), 23.9 (1.6x
+    # slower), 19.9
+    assert np.mean(scores) >= 21.8

@@ -1,6 +1,7 @@
 """Structured pruning (genuinely smaller tensors) and the distill command end to end."""
 import json
 
+import pytest
 import torch
 
 from artem_vr.inference.generator import GeneratorConfig, StyleGenerator
@@ -86,6 +87,18 @@ def test_training_data_keeps_held_out_photos_out():
     torch.testing.assert_close(styles.sum(1), torch.ones(50))
     assert set(styles.nonzero()[:, 1].tolist()) <= {1, 4, 7}
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_patches_cut_on_the_gpu_match_the_cpu():
+    """distill cuts its patches on the training device: the same seed gives the same patches."""
+    import numpy as np
+
+    screen = synthetic_screen(np.random.default_rng(2))
+    cpu = PatchSampler([screen], [screen], seed=3).batch(6, (64, 48))
+    gpu = PatchSampler([screen], [screen], seed=3, device="cuda").batch(6, (64, 48))
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=2e-3, rtol=0)
 
 def test_distill_command_writes_a_loadable_model(tmp_path):
     out = tmp_path / "x.safetensors"
