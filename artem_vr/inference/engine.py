@@ -23,8 +23,8 @@ from .weights import load_generator, teacher_safetensors
 MIN_SIDE = 32
 MODEL_NAMES = ("fast", "full")
 BACKENDS = ("auto", "torch", "onnxruntime")
-# measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 29.3 ms vs
-# torch 56.9 ms for the full net at 320x180, 9.9 vs 24.6 ms for the fast one
+# measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 24.5 ms vs
+# torch 49.0 ms for the full net at 320x180, 7.9 vs 21.9 ms for the fast one
 CPU_DEFAULT_BACKEND = "onnxruntime"
 # Rec.601 luma, as in JPEG's YCbCr (what PIL uses): swapping luma keeps Cb/Cr, and since the
 # inverse transform adds Y to every channel with weight 1, "take chroma from the photo" is
