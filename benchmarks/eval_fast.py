@@ -9,6 +9,10 @@ Speed: both nets interleaved in one run (fast, full, fast, full, ...), median ms
 bench_inference.py (each net runs twice back to back per round and the second run is timed).
 Resolution study: with the full net at the photo's own resolution as the reference, how close are
 (a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
+Two references for reading those numbers: the full net against itself with the photo moved by
+1, 2 or 4 pixels (outputs realigned, 16-pixel margins left out), which shows how much of the
+texture is tied to the net's stride-4 grid; and the CPU time of the full net's first three layers
+alone (everything up to the residual trunk, onnxruntime) next to the whole net, interleaved.
 """
 from __future__ import annotations
 
@@ -90,6 +94,73 @@ def quality(fast, full, images, box):
     return per_style
 
 
+def shift_reference(full, photos, box=(320, 180), shifts=(1, 2, 4), margin=16):
+    """PSNR of the full net against itself on the same photo moved ``k`` pixels to the left."""
+    rows = []
+    for k in shifts:
+        values = []
+        for s in STYLES:
+            for img in photos.values():
+                small = fit(img, box)
+                w = small.shape[1] - 8  # both crops the same size, a multiple of 4
+                a = full.stylize(np.ascontiguousarray(small[:, :w]), s)
+                b = full.stylize(np.ascontiguousarray(small[:, k:k + w]), s)
+                values.append(psnr(a[margin:-margin, k + margin:-margin], b[margin:-margin, margin:-margin - k]))
+        rows.append({"shift_px": k, "psnr": round(float(np.mean(values)), 2)})
+    return rows
+
+
+def head_time(full_engine, repeats, size=(320, 180)):
+    """Median ms of the full net's contracting layers alone (to the trunk's input) against the whole
+    net, both in onnxruntime, interleaved: no net that computes them can be faster than this."""
+    import io
+    import warnings
+
+    import onnxruntime as ort
+
+    from artem_vr.inference.generator import PackedStyle, affine_table
+    from artem_vr.inference.onnx_backend import export_onnx
+
+    generator = full_engine.generator.float().cpu().eval()
+    table, offsets = affine_table(generator)
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.generator = generator
+
+        def forward(self, x, affine):
+            return self.generator.features(x, PackedStyle(affine, offsets))
+
+    affine = (torch.eye(generator.num_styles)[3:4] @ table).numpy()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Head(), (torch.rand(1, 3, 64, 64), torch.from_numpy(affine)), buf,
+                          input_names=["image", "affine"], output_names=["features"],
+                          dynamic_axes={"image": {2: "height", 3: "width"}}, opset_version=17, dynamo=False)
+
+    def session(model_bytes):
+        opts = ort.SessionOptions()  # the settings of onnx_backend.OnnxRuntimeGenerator
+        opts.log_severity_level = 3
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
+        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+
+    sessions = {"head": session(buf.getvalue()), "full": session(export_onnx(generator))}
+    feeds = {"image": np.random.default_rng(0).random((1, 3, size[1], size[0]), dtype=np.float32), "affine": affine}
+    times = {name: [] for name in sessions}
+    for _ in range(repeats + 1):
+        for name, sess in sessions.items():
+            sess.run(None, feeds)
+            t = time.perf_counter()
+            sess.run(None, feeds)
+            times[name].append((time.perf_counter() - t) * 1000)
+    med = {name: float(np.median(v[1:])) for name, v in times.items()}
+    return {"width": size[0], "height": size[1], "head_ms": round(med["head"], 2), "full_ms": round(med["full"], 2),
+            "head_share": round(med["head"] / med["full"], 3), "budget_2_5x_ms": round(med["full"] / 2.5, 2)}
+
+
 def resolution_study(fast, full, photos, box=(320, 180)):
     rows = []
     for s in (3, 9, 13, 21):
@@ -152,6 +223,8 @@ def main() -> None:
         "quality_photos_640x360": quality(fast, full, photos, (640, 360)),
         "quality_screens_320x180": quality(fast, full, screens, (320, 180)),
         "resolution_study": resolution_study(fast, full, photos),
+        "reference_full_vs_shifted_full_320x180": shift_reference(full, photos),
+        "reference_full_head_cpu": head_time(full, args.repeats),
     }
     for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
         rows = result[key]
@@ -172,6 +245,12 @@ def main() -> None:
     for r in result["resolution_study"]:
         print(f"  style {r['style']:>2}  fast@320x180 up {r['fast_low_res_upsampled_psnr']:6.2f} dB   "
               f"full@320x180 up {r['full_low_res_upsampled_psnr']:6.2f} dB")
+    print("\nreference: the full net against itself, photo moved k pixels (320x180)")
+    for r in result["reference_full_vs_shifted_full_320x180"]:
+        print(f"  {r['shift_px']} px  PSNR {r['psnr']:6.2f} dB")
+    h = result["reference_full_head_cpu"]
+    print(f"\nreference: the full net's layers before the trunk alone, onnxruntime {h['width']}x{h['height']}: "
+          f"{h['head_ms']} ms of the whole net's {h['full_ms']} ms ({h['head_share']:.0%}); 2.5x is {h['budget_2_5x_ms']} ms")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
