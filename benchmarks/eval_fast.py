@@ -117,15 +117,12 @@ def head_time(full_engine, repeats, size=(320, 180)):
     fast net's learned stem (24, 48) in front of the full net's own trunk and tail (its expanding
     convs rewritten exactly at half resolution): the fastest net that keeps all of the full net
     after its head. Timing only, so (c) runs with untrained stem weights."""
-    from dataclasses import replace
-
     import io
     import warnings
-
-    import onnxruntime as ort
+    from dataclasses import replace
 
     from artem_vr.inference.generator import PackedStyle, StyleGenerator, affine_table
-    from artem_vr.inference.onnx_backend import export_onnx
+    from artem_vr.inference.onnx_backend import cpu_session, export_onnx
 
     generator = full_engine.generator.float().cpu().eval()
     table, offsets = affine_table(generator)
@@ -146,16 +143,9 @@ def head_time(full_engine, repeats, size=(320, 180)):
                           input_names=["image", "affine"], output_names=["features"],
                           dynamic_axes={"image": {2: "height", 3: "width"}}, opset_version=17, dynamo=False)
 
-    def session(model_bytes):
-        opts = ort.SessionOptions()  # the settings of onnx_backend.OnnxRuntimeGenerator
-        opts.log_severity_level = 3
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        opts.add_session_config_entry("session.force_spinning_stop", "1")
-        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-
     stem_and_full_rest = StyleGenerator(replace(generator.config, stem=(24, 48), polyphase=True)).eval()
-    sessions = {"head": session(buf.getvalue()), "full": session(export_onnx(generator)),
-                "stem": session(export_onnx(stem_and_full_rest))}
+    sessions = {"head": cpu_session(buf.getvalue()), "full": cpu_session(export_onnx(generator)),
+                "stem": cpu_session(export_onnx(stem_and_full_rest))}
     image = np.random.default_rng(0).random((1, 3, size[1], size[0]), dtype=np.float32)
     feeds = {"head": {"image": image, "affine": affine}, "full": {"image": image, "affine": affine},
              "stem": {"image": image, "affine": (torch.eye(generator.num_styles)[3:4]

@@ -67,12 +67,30 @@ def export_onnx(generator: StyleGenerator) -> bytes:
     return buf.getvalue()
 
 
+def cpu_session(model, threads: int = 0):
+    """An onnxruntime CPU session for ``model`` (a path or ONNX bytes), set up for live use."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    # The worker threads spin between the ~180 nodes of one run (waking a sleeping thread for
+    # every node cost about a quarter of a fast-net frame) but stop spinning when the run
+    # returns: capture, GL and the display share these cores. Measured on 2 cores, fast net,
+    # 320x180: 7.5 ms a run back to back against 10.3 ms without spinning; with a 20 ms pause
+    # between runs 0.66 cores busy, against 0.61 without spinning and 1.35 with plain spinning.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxRuntimeGenerator:
     """Callable like a StyleGenerator on CPU tensors: ``(x (1,3,H,W), style (S,)|(1,S)) -> (1,3,H,W)``."""
 
     def __init__(self, generator: StyleGenerator, threads: int = 0):
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401  (missing: a clear error here, not in cpu_session)
         except ImportError:
             raise UsageError("--backend onnxruntime needs onnxruntime: pip install onnxruntime") from None
         path = cache_dir() / f"onnx-{_weights_digest(generator)}.onnx"
@@ -81,19 +99,8 @@ class OnnxRuntimeGenerator:
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_bytes(export_onnx(generator))
             os.replace(tmp, path)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        # The worker threads spin between the ~180 nodes of one run (waking a sleeping thread for
-        # every node cost about a quarter of a fast-net frame) but stop spinning when the run
-        # returns: capture, GL and the display share these cores. Measured on 2 cores, fast net,
-        # 320x180: 7.5 ms a run back to back against 10.3 ms without spinning; with a 20 ms pause
-        # between runs 0.66 cores busy, against 0.61 without spinning and 1.35 with plain spinning.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
-        opts.add_session_config_entry("session.force_spinning_stop", "1")
-        if threads:
-            opts.intra_op_num_threads = threads
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(str(path), threads)
         self.config = generator.config
         self.num_styles = generator.num_styles
         self.table = affine_table(generator)[0].float().cpu().numpy()

@@ -88,7 +88,6 @@ def test_training_data_keeps_held_out_photos_out():
     assert set(styles.nonzero()[:, 1].tolist()) <= {1, 4, 7}
 
 
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_patches_cut_on_the_gpu_match_the_cpu():
     """distill cuts its patches on the training device: the same seed gives the same patches."""
@@ -99,6 +98,7 @@ def test_patches_cut_on_the_gpu_match_the_cpu():
     gpu = PatchSampler([screen], [screen], seed=3, device="cuda").batch(6, (64, 48))
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=2e-3, rtol=0)
+
 
 def test_distill_command_writes_a_loadable_model(tmp_path):
     out = tmp_path / "x.safetensors"
