@@ -179,7 +179,7 @@ def resolution_study(fast, full, photos, box=(320, 180)):
     return rows
 
 
-def side_by_side(fast, full, photo, path, styles=(3, 9, 13, 21)):
+def side_by_side(fast, full, photo, path, styles=(3, 9, 13, 21), name="fast"):
     from PIL import Image, ImageDraw, ImageFont
 
     small = fit(photo, (320, 180))
@@ -190,7 +190,7 @@ def side_by_side(fast, full, photo, path, styles=(3, 9, 13, 21)):
     for r, s in enumerate(styles):
         y = 6 + r * (h + 22)
         for c, (label, img) in enumerate((("input", small), (f"full, style {s}", full.stylize(small, s)),
-                                          (f"fast, style {s}", fast.stylize(small, s)))):
+                                          (f"{name}, style {s}", fast.stylize(small, s)))):
             x = 6 + c * (w + 6)
             draw.text((x, y), label, fill=(235, 235, 235), font=font)
             sheet.paste(Image.fromarray(img), (x, y + 18))
@@ -260,7 +260,7 @@ def main() -> None:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.picture:
-        side_by_side(fast, full, photos["coffee"], args.picture)
+        side_by_side(fast, full, photos["coffee"], args.picture, name=Path(args.fast).stem)
 
 
 if __name__ == "__main__":
