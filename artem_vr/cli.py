@@ -45,7 +45,8 @@ def _strength(text: str) -> float:
 def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--style", default="0", help="style index 0-25 or a blend like 3:0.5,12:0.5 (default 0)")
     p.add_argument("--model", default=default_model,
-                   help=f"fast (pruned), full (26-style net) or a .safetensors file (default {default_model})")
+                   help=f"fast (pruned, ~3x), balanced (learned stem, ~2x), full (26-style net) "
+                        f"or a .safetensors file (default {default_model})")
     p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -66,7 +67,7 @@ def styles_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr styles", description="List the styles or render a labelled contact sheet.")
     p.add_argument("--sheet", metavar="OUT.png", help="write a contact sheet of every style")
     p.add_argument("--image", metavar="PHOTO", help="photo for the sheet (default: a bundled photo)")
-    p.add_argument("--model", default="full", help="fast, full or a .safetensors file (default full)")
+    p.add_argument("--model", default="full", help="fast, balanced, full or a .safetensors file (default full)")
     p.add_argument("--device", default="auto")
     return p
 

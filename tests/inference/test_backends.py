@@ -9,7 +9,7 @@ from artem_vr.inference.engine import StyleEngine
 from helpers.common import psnr
 
 
-@pytest.mark.parametrize("model", ["full", "fast"])
+@pytest.mark.parametrize("model", ["full", "fast", "balanced"])
 def test_onnxruntime_backend_matches_torch(model, heldout_photos, tmp_path, monkeypatch):
     """Both graphs: the full net, and the fast polyphase net whose graph returns 2x2 phases."""
     pytest.importorskip("onnxruntime")
