@@ -11,7 +11,8 @@ from helpers.common import psnr
 
 @pytest.mark.parametrize("model", ["full", "fast", "balanced"])
 def test_onnxruntime_backend_matches_torch(model, heldout_photos, tmp_path, monkeypatch):
-    """Both graphs: the full net, and the fast polyphase net whose graph returns 2x2 phases."""
+    """Every shipped net's graph: the full net, and the fast and balanced polyphase nets whose graphs
+    return 2x2 phases (balanced with reflection-padded residual convs and the 9x9 output)."""
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("ARTEM_VR_CACHE", str(tmp_path))
     torch_engine = StyleEngine.load(model, device="cpu", backend="torch")
