@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 # torch's OpenMP threads busy-wait after each op by default and would steal the cores of the
@@ -34,9 +33,11 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.resources import models_dir  # noqa: E402
+from interleave import interleaved  # noqa: E402
 
 SIZES = [(320, 180), (640, 360), (1280, 720), (1920, 1080)]
 SETTLE_S = 0.06  # after each timed run: longer than onnxruntime's default post-run spinning (~40 ms)
@@ -112,18 +113,10 @@ def measure(device: str, sizes, rounds: int, warmup: int = 3):
                 if device == "cuda" and precision == "fp16":
                     label_backend += " + channels_last"
             runners.append(({"engine": engine_name, "model": model, "backend": label_backend, "device": device,
-                             "precision": precision, "width": w, "height": h}, fn, []))
-        for _, fn, _ in runners:
-            for _ in range(warmup):
-                fn()
-        for _ in range(rounds):
-            for _, fn, times in runners:
-                fn()  # untimed: settles the cores after the previous engine (see the module docstring)
-                t = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t) * 1000)
-                time.sleep(SETTLE_S)
-        for row, _, times in runners:
+                             "precision": precision, "width": w, "height": h}, fn))
+        measured = interleaved({str(i): fn for i, (_, fn) in enumerate(runners)}, rounds, warmup, SETTLE_S)
+        for i, (row, _) in enumerate(runners):
+            times = measured[str(i)]
             p50, p95 = float(np.percentile(times, 50)), float(np.percentile(times, 95))
             row.update(ms_p50=round(p50, 2), ms_p95=round(p95, 2), fps=round(1000 / p50, 1))
             results.append(row)

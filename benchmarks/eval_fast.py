@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in bench_inference.py: before torch loads
@@ -32,6 +31,9 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from interleave import interleaved  # noqa: E402
 
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.training.data import HELD_OUT, load_photos, synthetic_screen  # noqa: E402
@@ -67,15 +69,8 @@ def speed(fast, full, sizes, repeats, backend):
     rows = []
     for w, h in sizes:
         x = torch.rand(1, 3, h, w)
-        times = {"fast": [], "full": []}
-        for eng in (fast, full):
-            eng.stylize_tensor(x, 3)  # warm-up
-        for _ in range(repeats):
-            for name, eng in (("fast", fast), ("full", full)):
-                eng.stylize_tensor(x, 3)  # untimed: settles the cores after the other net
-                t = time.perf_counter()
-                eng.stylize_tensor(x, 3)
-                times[name].append((time.perf_counter() - t) * 1000)
+        times = interleaved({"fast": lambda: fast.stylize_tensor(x, 3), "full": lambda: full.stylize_tensor(x, 3)},
+                            repeats)
         med = {k: float(np.median(v)) for k, v in times.items()}
         rows.append({"backend": backend, "width": w, "height": h, "fast_ms": round(med["fast"], 2), "full_ms": round(med["full"], 2),
                      "speedup": round(med["full"] / med["fast"], 2)})
@@ -150,14 +145,9 @@ def head_time(full_engine, repeats, size=(320, 180)):
     feeds = {"head": {"image": image, "affine": affine}, "full": {"image": image, "affine": affine},
              "stem": {"image": image, "affine": (torch.eye(generator.num_styles)[3:4]
                                                  @ affine_table(stem_and_full_rest)[0]).numpy()}}
-    times = {name: [] for name in sessions}
-    for _ in range(repeats + 1):
-        for name, sess in sessions.items():
-            sess.run(None, feeds[name])
-            t = time.perf_counter()
-            sess.run(None, feeds[name])
-            times[name].append((time.perf_counter() - t) * 1000)
-    med = {name: float(np.median(v[1:])) for name, v in times.items()}
+    times = interleaved({name: (lambda s=sess, f=feeds[name]: s.run(None, f)) for name, sess in sessions.items()},
+                        repeats, warmup=2)
+    med = {name: float(np.median(v)) for name, v in times.items()}
     return {"width": size[0], "height": size[1], "head_ms": round(med["head"], 2), "full_ms": round(med["full"], 2),
             "head_share": round(med["head"] / med["full"], 3), "budget_2_5x_ms": round(med["full"] / 2.5, 2),
             "stem_and_full_trunk_tail_ms": round(med["stem"], 2),

@@ -26,7 +26,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as in bench_inference.py: before torch loads
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from eval_fast import STYLES, fit, psnr  # noqa: E402
+from interleave import interleaved  # noqa: E402
 
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.inference.generator import affine_table  # noqa: E402
@@ -140,14 +140,8 @@ def int8_reference(generator, photos, repeats):
                 a, b = (np.clip(sessions[k].run(None, f)[0][0].transpose(1, 2, 0), 0, 1) for k in ("fp32", "int8"))
                 values.append(psnr((a * 255 + 0.5).astype(np.uint8), (b * 255 + 0.5).astype(np.uint8)))
         f = feed(photos[0], 3)
-        times = {k: [] for k in sessions}
-        for _ in range(repeats + 1):
-            for k, sess in sessions.items():
-                sess.run(None, f)  # untimed: settles the cores after the other net
-                t = time.perf_counter()
-                sess.run(None, f)
-                times[k].append((time.perf_counter() - t) * 1000)
-    med = {k: float(np.median(v[1:])) for k, v in times.items()}
+        times = interleaved({k: (lambda s=sess: s.run(None, f)) for k, sess in sessions.items()}, repeats, warmup=2)
+    med = {k: float(np.median(v)) for k, v in times.items()}
     return {"psnr": round(float(np.mean(values)), 2), "fp32_ms": round(med["fp32"], 2), "int8_ms": round(med["int8"], 2),
             "speedup": round(med["fp32"] / med["int8"], 2)}
 
