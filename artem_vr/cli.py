@@ -145,6 +145,9 @@ def distill_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=4000,
                    help="training steps, the first 40%% for the stem alone unless --init (default 4000)")
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3,
+                   help="peak learning rate of the end-to-end stage, cosine-decayed to 5%% (default 1e-3; "
+                        "lower to continue a trained net)")
     p.add_argument("--size", default="192x112", help="training patch WxH, multiples of 4 (default 192x112)")
     p.add_argument("--out", default="models/fast.safetensors", help="output file (default models/fast.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue from OUT's .ckpt.safetensors checkpoint")

@@ -83,7 +83,7 @@ def ours_runner(engine, w, h, graph=False):
 
 def configurations(device: str):
     """(engine, model, backend, precision, extra) rows to measure on this device."""
-    models = ["fast", "full"] if (models_dir() / "fast.safetensors").is_file() else ["full"]
+    models = [m for m in ("fast", "balanced") if (models_dir() / f"{m}.safetensors").is_file()] + ["full"]
     rows = []
     for model in models:
         if device == "cpu":
@@ -139,9 +139,9 @@ def machine_info(device: str) -> dict:
 
 
 def print_table(rows) -> None:
-    print(f"{'engine':20s} {'model':5s} {'backend':40s} {'prec':5s} {'size':>10s} {'ms p50':>8s} {'ms p95':>8s} {'fps':>7s}")
+    print(f"{'engine':20s} {'model':8s} {'backend':40s} {'prec':5s} {'size':>10s} {'ms p50':>8s} {'ms p95':>8s} {'fps':>7s}")
     for r in rows:
-        print(f"{r['engine']:20s} {r['model']:5s} {r['backend']:40s} {r['precision']:5s} "
+        print(f"{r['engine']:20s} {r['model']:8s} {r['backend']:40s} {r['precision']:5s} "
               f"{r['width']:>5d}x{r['height']:<4d} {r['ms_p50']:8.2f} {r['ms_p95']:8.2f} {r['fps']:7.1f}")
 
 

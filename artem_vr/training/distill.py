@@ -258,6 +258,8 @@ def run_distill(args) -> int:
     device = resolve_device(args.device)
     if args.steps < 1:
         raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    if not 0 < args.lr <= 0.1:
+        raise UsageError(f"--lr must be in (0, 0.1], got {args.lr}")
     if args.blocks is not None and not 1 <= args.blocks <= 6:
         raise UsageError(f"--blocks must be 1..6, got {args.blocks}")
     styles = tuple(int(i) for i, v in enumerate(style_weights(args.styles)) if v > 0) if args.styles else tuple(range(26))
@@ -273,7 +275,7 @@ def run_distill(args) -> int:
         init, blocks = str(init_path), args.blocks or len(start.config.res_inner)
     recipe = Recipe(widths=parse_widths(args.widths), blocks=blocks, steps=args.steps,
                     kernel_out=args.kernel_out, res_padding=args.trunk_padding, init=init,
-                    batch=args.batch,
+                    batch=args.batch, finetune_lr=args.lr,
                     size=size, styles=styles, seed=args.seed,
                     checkpoint_every=max(1, min(args.checkpoint_every, args.steps)))
     out = Path(args.out)

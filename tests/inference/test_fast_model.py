@@ -74,8 +74,8 @@ def test_balanced_is_closer_to_full_than_fast(balanced, fast, full_engine, heldo
             reference = full_engine.stylize(small, style)
             for name, engine in (("fast", fast), ("balanced", balanced)):
                 scores[name].append(psnr(engine.stylize(small, style), reference))
-    # measured 27.9 dB here (fast: 22.1); 27.0 over 10 styles at 320x180 (README)
-    assert np.mean(scores["balanced"]) >= 27.3
+    # measured 28.2 dB here (fast: 22.1); 27.3 over 10 styles at 320x180 (README)
+    assert np.mean(scores["balanced"]) >= 27.6
     assert np.mean(scores["balanced"]) >= np.mean(scores["fast"]) + 3
 
 

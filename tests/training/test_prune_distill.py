@@ -132,7 +132,8 @@ def test_distill_bad_arguments(tmp_path):
     for args, needle in ((["--widths", "8,16"], "three widths"), (["--blocks", "9"], "blocks"),
                          (["--widths", "24,48,40"], "residual inner"), (["--kernel-out", "4"], "kernel-out"),
                          (["--init", str(tmp_path / "missing.safetensors")], "not found"),
-                         (["--out", str(tmp_path / "x.pth")], ".safetensors"), (["--size", "63x48"], "multiples of 4")):
+                         (["--out", str(tmp_path / "x.pth")], ".safetensors"), (["--size", "63x48"], "multiples of 4"),
+                         (["--lr", "0"], "--lr"), (["--lr", "1"], "--lr")):
         proc = run_cli("distill", *args)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
 
@@ -204,9 +205,10 @@ def test_distill_from_an_earlier_student(tmp_path):
     assert json.loads(json.loads(meta_b["init"])["recipe"])["widths"] == [8, 16, 24]
     assert json.loads(meta_b["recipe"])["init"] == str(first)
     third = tmp_path / "t.safetensors"  # no --blocks: as many as the init net has
-    assert run_cli("distill", "--init", second, "--widths", "8,16,8", "--steps", "1", "--out", third, *common,
-                   timeout=300).returncode == 0
-    assert load_generator(third)[0].config.res_inner == (8,) * 5
+    assert run_cli("distill", "--init", second, "--widths", "8,16,8", "--steps", "1", "--lr", "2e-4", "--out", third,
+                   *common, timeout=300).returncode == 0
+    net, meta_t = load_generator(third)
+    assert net.config.res_inner == (8,) * 5 and json.loads(meta_t["recipe"])["finetune_lr"] == 2e-4
     # an earlier student can only be cut further: other stem widths or a wider trunk are refused
     for init, args, needle in ((first, ["--widths", "24,48,8"], "stem widths"),
                                (first, ["--widths", "8,16,32"], "pruned, not grown"),
