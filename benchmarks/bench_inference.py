@@ -59,20 +59,11 @@ def lite_runner(w, h, device):
     return lambda: sess.run(None, {"image": x, "style_weights": weights}), sess.get_providers()[0]
 
 
-def ours_runner(engine, w, h, graph=False):
+def ours_runner(engine, w, h):
+    """One frame through the engine's own path (pad, cast, forward, crop); an engine made with
+    cuda_graphs replays its captured graph from the second call on (the warm-up captures it)."""
     x = torch.rand(1, 3, h, w, device=engine.device)
     weights = engine.weights(3)
-    if graph:
-        from artem_vr.inference.cuda_graph import CudaGraphGenerator
-
-        runner = CudaGraphGenerator(engine.generator, h, w, dtype=engine.dtype, memory_format=engine.memory_format)
-        xin = x.to(engine.dtype).contiguous(memory_format=engine.memory_format)
-        w16 = weights.to(engine.dtype)
-
-        def run():
-            runner(xin, w16)
-            torch.cuda.synchronize()
-        return run
 
     def run():
         engine.stylize_tensor(x, weights)
@@ -105,10 +96,11 @@ def measure(device: str, sizes, rounds: int, warmup: int = 3):
                 fn, provider = lite_runner(w, h, device)
                 label_backend = f"onnxruntime ({provider.replace('ExecutionProvider', '')})"
             else:
-                key = (model, backend, precision)
+                key = (model, backend, precision, extra)
                 if key not in engines:
-                    engines[key] = StyleEngine.load(model, device=device, precision=precision, backend=backend)
-                fn = ours_runner(engines[key], w, h, graph=extra == "cuda-graph")
+                    engines[key] = StyleEngine.load(model, device=device, precision=precision, backend=backend,
+                                                    cuda_graphs=extra == "cuda-graph")
+                fn = ours_runner(engines[key], w, h)
                 label_backend = backend + (f" + {extra}" if extra else "")
                 if device == "cuda" and precision == "fp16":
                     label_backend += " + channels_last"

@@ -126,8 +126,13 @@ class CudaEngineStandIn:
 
     def __init__(self, cpu_engine, failures):
         self.cpu_engine, self.failures = cpu_engine, list(failures)
+        from artem_vr.inference.cuda_graph import GraphedForward
+
         self.device, self.num_styles, self.name = torch.device("cuda"), 26, "stand-in"
         self.sizes = []
+        # like a CUDA engine's: one captured graph held for the live size (a placeholder here)
+        self.graphed = GraphedForward(None, torch.float16, torch.channels_last)
+        self.graphed.graphs[(1, 3, 240, 320)] = object()
 
     def stylize_tensor(self, x, *args, **kwargs):
         self.sizes.append(tuple(x.shape[-2:]))
@@ -167,6 +172,7 @@ def test_cuda_out_of_memory_lowers_size_then_falls_back_to_cpu(full_engine, monk
     worker, results = run_worker(engine)
     assert worker.error is None and len(results) >= 5  # frames flow again
     assert engine.sizes[1][0] < engine.sizes[0][0]  # the first OOM lowered the inference size
+    assert not engine.graphed.graphs  # and dropped the graph captured for the old size
     assert worker.device.type == "cpu" and "CPU" in worker.notice  # repeated OOM: on the CPU now
     assert len(engine.sizes) <= 6  # no endless error loop on the failing device
 
@@ -186,3 +192,21 @@ def test_real_bug_in_worker_is_not_swallowed(full_engine, monkeypatch):
     engine = CudaEngineStandIn(full_engine, [ValueError("a bug")])
     worker, _ = run_worker(engine, frames=1)
     assert isinstance(worker.error, ValueError)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_live_worker_on_cuda_replays_one_captured_graph():
+    """The live path on a real GPU: the worker's frames go through one captured CUDA graph (its
+    own stream), and the pictures it hands on match the eager engine's."""
+    from artem_vr.inference.engine import StyleEngine
+    from helpers.common import psnr
+
+    engine = StyleEngine.load("fast", device="cuda")
+    worker, results = run_worker(engine, frames=8)
+    assert worker.error is None and worker.device.type == "cuda" and len(results) >= 6
+    assert len(engine.graphed.graphs) == 1 and engine.graphed.enabled
+    eager = StyleEngine.load("fast", device="cuda", cuda_graphs=False)
+    last = results[-1]
+    frame = np.full((240, 320, 3), 40 + last.index, np.uint8)
+    assert psnr(last.pixels, eager.stylize(frame, 0)) >= 40

@@ -76,7 +76,8 @@ class StyleEngine:
     """A generator on a device with the policy around it. Thread-safe: one call at a time."""
 
     def __init__(self, generator: StyleGenerator, device: torch.device, precision: str = "auto",
-                 name: str = "custom", metadata: Optional[dict] = None, backend: str = "auto"):
+                 name: str = "custom", metadata: Optional[dict] = None, backend: str = "auto",
+                 cuda_graphs: bool = True):
         if precision not in ("auto", "fp32", "fp16"):
             raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
         if precision == "fp16" and device.type != "cuda":
@@ -106,18 +107,26 @@ class StyleEngine:
                 if backend != "auto":  # asked for by name: say why it cannot be had
                     raise
                 self.backend = "torch"  # the default is only a speed choice: torch always works
+        self.graphed = None
+        if cuda_graphs and device.type == "cuda" and self.backend == "torch":
+            from .cuda_graph import GraphedForward
+
+            self.graphed = self._forward = GraphedForward(self.generator, self.dtype, self.memory_format)
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
-             backend: str = "auto") -> "StyleEngine":
+             backend: str = "auto", cuda_graphs: bool = True) -> "StyleEngine":
         """``model``: ``"fast"`` | ``"balanced"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file.
-        ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only)."""
+        ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only). ``cuda_graphs``: on CUDA,
+        replay a captured graph for an input shape that repeats (a live feed, a video) instead of
+        launching every layer; False keeps every call eager."""
         dev = resolve_device(device)  # fail on a bad device before reading any file
         path = resolve_model_path(model)
         generator, meta = load_generator(path)
         name = str(model) if str(model) in MODEL_NAMES else Path(path).name
-        return cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend)
+        return cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend,
+                   cuda_graphs=cuda_graphs)
 
     def on_cpu(self) -> "StyleEngine":
         """The same model on the CPU (fp32), built from the CPU copy of the weights."""

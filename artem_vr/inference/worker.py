@@ -151,6 +151,8 @@ class StyleWorker:
         if isinstance(exc, torch.cuda.OutOfMemoryError) and self.shrinks < MAX_SHRINKS and min(w, h) * 0.75 >= 96:
             self.shrinks += 1
             self.infer_size = (int(w * 0.75) // 4 * 4, int(h * 0.75) // 4 * 4)
+            if self.engine.graphed is not None:  # the old size's graph holds memory of its own
+                self.engine.graphed.clear()
             torch.cuda.empty_cache()
             self.notice = f"CUDA out of memory: inference size lowered to {self.infer_size[0]}x{self.infer_size[1]}"
             return
