@@ -1,0 +1,221 @@
+"""Temporal stabiliser: unchanged regions keep their stylized pixels, moving ones follow the motion.
+
+A feed-forward style net re-synthesises its texture from scratch on every frame, so camera noise of
+a grey level or two, or a small window moving elsewhere on a desktop (instance-norm statistics and
+the receptive field couple regions), makes the strokes of a still scene boil. The stabiliser sits
+between the generator and the output slot (the worker owns one; ``stylize`` of a video uses the
+same class) and, per frame:
+
+1. **Hold.** The new input frame, area-averaged over ``cell`` x ``cell`` blocks, is compared with a
+   *reference*: the input that produced each held output pixel (not just the previous frame, or
+   slow drift and lighting changes would never refresh). Blocks whose largest channel difference
+   stays under ``hold_threshold`` (well above averaged sensor noise) keep the previous output
+   exactly; the mask is dilated by one block and feathered, so no seams show.
+2. **Carry.** Where the scene changed, the previous output is warped to the new frame by optical
+   flow (OpenCV's DIS, ultrafast preset, on the luma of the input at most ``flow_width`` wide) and
+   blended with the new output with weight ``carry`` where the flow is trusted: the warped previous
+   *input* must match the new input (warp residual under ``trust_threshold``). Untrusted pixels
+   (occlusions, new content) take the new output as it is.
+3. **Cut.** When most blocks changed and the flow explains few of them, the new output is taken
+   whole (a scene cut shows at once, with no ghost of the old picture).
+
+Everything but the flow runs in torch on the frames' own device (the CUDA path makes no round trip
+through the CPU for the hold); the flow needs one small uint8 luma download per moving frame.
+Measured on 2 CPU cores (benchmarks/bench_flicker.py, README): see the README's flicker section.
+
+Sources: Lai et al., "Learning Blind Video Temporal Consistency", ECCV 2018 (warping error, the
+measure we tune against); Kroeger et al., "Fast Optical Flow using Dense Inverse Search", ECCV 2016.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class StabilizerStep:
+    """What the last frame did: fractions of the frame's pixels, and the time taken."""
+    held: float = 0.0       # blocks that kept the previous output
+    carried: float = 0.0    # mean blend weight of the warped previous output over the frame
+    cut: bool = False       # the new output was taken whole (first frame, cut, size change, reset)
+    flow: bool = False      # optical flow was computed
+    ms: float = 0.0
+
+
+class Stabilizer:
+    """Stateful per-stream stabiliser; call :meth:`reset` on cuts you know of and on style changes.
+
+    ``__call__(source, stylized)``: ``source`` the net's input and ``stylized`` its output, both
+    ``(1,3,H,W)`` float in [0,1] on one device -> the stabilised output, same shape and device.
+    ``apply`` does the same on ``(H,W,3) uint8`` RGB arrays. A change of size starts afresh.
+
+    Thresholds are in [0,1] units of a grey level / 255: ``hold_threshold`` 6/255 on block means
+    sits 8 sigma above sensor noise of 2 grey levels averaged over a 4x4 block (0.7 grey levels for
+    the difference of two noisy frames) and below the change a moving edge makes.
+    """
+
+    def __init__(self, cell: int = 4, hold_threshold: float = 6 / 255, trust_threshold=(3 / 255, 12 / 255),
+                 carry: float = 0.6, cut_fraction: float = 0.6, flow_width: int = 320,
+                 still_motion: float = 0.25, moving_fraction: float = 0.35, warp_mode: str = "bicubic"):
+        if cell < 1 or not 0.0 <= carry < 1.0 or not 0.0 < cut_fraction <= 1.0:
+            raise ValueError("cell >= 1, 0 <= carry < 1 and 0 < cut_fraction <= 1")
+        self.cell = cell
+        self.hold_threshold = hold_threshold
+        self.trust_threshold = trust_threshold
+        self.carry = carry
+        self.cut_fraction = cut_fraction
+        self.flow_width = flow_width
+        self.still_motion = still_motion
+        self.moving_fraction = moving_fraction
+        self.warp_mode = warp_mode
+        self._interp = 2 if warp_mode == "bicubic" else 1   # cv2.INTER_CUBIC / INTER_LINEAR
+        self.last = StabilizerStep()
+        self._dis = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next frame's output is taken whole."""
+        self._held: Optional[torch.Tensor] = None     # (1,3,H,W) previous stabilised output
+        self._ref: Optional[torch.Tensor] = None      # (1,3,h,w) block means of the input behind it
+        self._prev: Optional[torch.Tensor] = None     # (1,3,H,W) previous input
+        self._prev_luma: Optional[np.ndarray] = None  # (Hf,Wf) uint8, the flow's previous frame
+        self._grid: Optional[np.ndarray] = None       # (h,w,2) pixel coordinates at the flow size
+
+    # -- numpy convenience (stylize of a video) -------------------------------------------------
+
+    def apply(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        """``(H,W,3) uint8`` RGB input and stylized frame -> ``(H,W,3) uint8`` stabilised."""
+        def to_t(a):
+            return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().div_(255.0)
+
+        out = self(to_t(source), to_t(stylized))
+        return (out[0].permute(1, 2, 0) * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).numpy()
+
+    # -- the step --------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def __call__(self, source: torch.Tensor, stylized: torch.Tensor) -> torch.Tensor:
+        t0 = time.perf_counter()
+        source = source.float()
+        stylized = stylized.float()
+        blocks = self._blocks(source)
+        if self._held is None or self._held.shape != stylized.shape or self._held.device != stylized.device:
+            return self._take_whole(source, stylized, blocks, t0)
+        diff = (blocks - self._ref).abs().amax(dim=1, keepdim=True)          # (1,1,h,w)
+        changed = diff > self.hold_threshold
+        step = StabilizerStep()
+        if not bool(changed.any()):
+            self._prev, self._prev_luma = source, None
+            self.last = StabilizerStep(held=1.0, ms=(time.perf_counter() - t0) * 1e3)
+            return self._held
+        # dilate by one block: the block beside a moving edge sees the edge's blur too
+        changed = F.max_pool2d(changed.float(), 3, stride=1, padding=1)
+        warped_out, trust, motion = self._carry(source)
+        step.flow = True
+        # a block whose input barely changed but that moves (a slow pan over a smooth area) is
+        # carried along, not held: holding it would make it lag and then jump
+        # (the input must have changed a little too: flow leaks into flat, still surroundings)
+        moving = (F.adaptive_avg_pool2d(motion, blocks.shape[-2:]) > self.still_motion) & (
+            diff > self.hold_threshold * self.moving_fraction)
+        refresh = torch.maximum(changed, moving.float())
+        untrusted = F.adaptive_max_pool2d(1.0 - trust, blocks.shape[-2:]) > 0.5
+        if float((refresh.bool() & untrusted).float().mean()) > self.cut_fraction:
+            return self._take_whole(source, stylized, blocks, t0, flow=True)
+        hold = self._feather(1.0 - refresh, stylized.shape[-2:])             # (1,1,H,W)
+        weight = trust * self.carry
+        moved = stylized + weight * (warped_out - stylized)
+        out = moved + hold * (self._held - moved)
+        self._ref = torch.where(refresh.bool(), blocks, self._ref)
+        self._held, self._prev = out, source
+        step.held = 1.0 - float(refresh.mean())
+        step.carried = float(F.adaptive_avg_pool2d(weight, blocks.shape[-2:]).mul_(refresh).mean())
+        step.ms = (time.perf_counter() - t0) * 1e3
+        self.last = step
+        return out
+
+    def _take_whole(self, source, stylized, blocks, t0, flow: bool = False) -> torch.Tensor:
+        self._held, self._ref, self._prev = stylized, blocks, source
+        if not flow:
+            self._prev_luma = None
+        self.last = StabilizerStep(cut=True, flow=flow, ms=(time.perf_counter() - t0) * 1e3)
+        return stylized
+
+    def _blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """``(1,3,H,W)`` -> ``(1,3,ceil(H/cell),ceil(W/cell))`` block means."""
+        h, w = x.shape[-2:]
+        return F.adaptive_avg_pool2d(x, (-(-h // self.cell), -(-w // self.cell)))
+
+    def _feather(self, mask: torch.Tensor, size) -> torch.Tensor:
+        """Block mask -> soft full-size mask (3x3 block blur, bilinear up): edges fade over ~2 blocks."""
+        soft = F.avg_pool2d(mask, 3, stride=1, padding=1, count_include_pad=False)
+        soft = torch.minimum(soft, mask)  # fade inwards only: a changed block never keeps old pixels
+        return F.interpolate(soft, size=tuple(size), mode="bilinear", align_corners=False)
+
+    def _luma_u8(self, x: torch.Tensor) -> np.ndarray:
+        """``(1,3,H,W)`` -> ``(h,w) uint8`` luma, at most ``flow_width`` wide."""
+        h, w = x.shape[-2:]
+        if w > self.flow_width:
+            x = F.interpolate(x, size=(max(8, round(h * self.flow_width / w)), self.flow_width), mode="area")
+        y = LUMA[0] * x[:, 0] + LUMA[1] * x[:, 1] + LUMA[2] * x[:, 2]
+        return (y[0] * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8).cpu().numpy()
+
+    def _carry(self, source: torch.Tensor):
+        """The previous output warped onto the new frame by backward optical flow, where to trust
+        it, and how far each pixel moved: ``(1,3,H,W)``, ``(1,1,H,W)`` in [0,1], ``(1,1,H,W)`` px.
+
+        Trust is judged on luma at the flow's resolution: the previous frame warped by the flow
+        against the new one, the signed difference averaged over 3x3 pixels (noise of two grey
+        levels averages to under one; a misplaced edge or new content does not cancel out)."""
+        import cv2
+
+        if self._dis is None:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        luma = self._luma_u8(source)
+        prev = self._prev_luma if self._prev_luma is not None else self._luma_u8(self._prev)
+        self._prev_luma = luma
+        flow = self._dis.calc(luma, prev, None)               # luma(p) ~ prev(p + flow(p))
+        fh, fw = luma.shape
+        if self._grid is None or self._grid.shape[:2] != (fh, fw):
+            xs, ys = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
+            self._grid = np.stack([xs, ys], axis=-1)
+        maps = self._grid + flow
+        back = cv2.remap(prev, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        residual = np.abs(cv2.blur(back.astype(np.float32) - luma.astype(np.float32), (3, 3))) / 255.0
+        lo, hi = self.trust_threshold
+        trust = np.clip((hi - residual) / (hi - lo), 0.0, 1.0)
+        motion = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
+        h, w = source.shape[-2:]
+        scale = w / fw
+        dev = source.device
+        maps_t = torch.from_numpy(np.stack([trust, motion * scale], 0)[None]).to(dev)
+        if (fh, fw) != (h, w):
+            maps_t = F.interpolate(maps_t, size=(h, w), mode="bilinear", align_corners=False)
+        trust_t, motion_t = maps_t[:, :1], maps_t[:, 1:]
+        warped = self._warp(self._held, flow, scale, (h, w))
+        return warped, trust_t, motion_t
+
+    def _warp(self, image: torch.Tensor, flow: np.ndarray, scale: float, size) -> torch.Tensor:
+        """``image (1,C,H,W)`` sampled at p + flow(p): OpenCV's remap on the CPU, grid_sample on a GPU."""
+        import cv2
+
+        h, w = size
+        if flow.shape[:2] != (h, w):
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * scale
+        if image.device.type == "cpu":
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            hwc = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy())
+            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], self._interp, borderMode=cv2.BORDER_REPLICATE)
+            return torch.from_numpy(out).permute(2, 0, 1)[None]
+        ys_t = (torch.arange(h, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
+        xs_t = (torch.arange(w, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
+        grid = torch.stack(torch.meshgrid(xs_t, ys_t, indexing="xy"), dim=-1)[None]
+        f = torch.from_numpy(flow).to(image.device)[None] * torch.tensor([2.0 / w, 2.0 / h], device=image.device)
+        mode = "bicubic" if self._interp == cv2.INTER_CUBIC else "bilinear"
+        return F.grid_sample(image, grid + f, mode=mode, padding_mode="border", align_corners=False)
