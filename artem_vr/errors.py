@@ -32,3 +32,7 @@ class DisplayError(ArtemError):
 
 class VrError(ArtemError):
     """No OpenVR runtime, no headset, or the runtime refused us."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception (exit code 143), so cleanup runs as for Ctrl-C."""

@@ -1,137 +1,356 @@
-"""``artem-vr stylize``: images and videos from disk through the StyleEngine.
+"""``artem-vr stylize``: images, animations and videos from disk through the StyleEngine.
 
-Every input is checked before anything is written, and an output never replaces its input.
+Every input is probed and every output planned before anything is written: a file is a video when
+FFmpeg finds a video stream in it, an animation when it is an image with several frames (GIF, WebP,
+APNG). Outputs never replace an input or each other, and are written to a temporary name renamed
+into place when complete.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .errors import ArtemError, InputError, UsageError
-from .images import IMAGE_SUFFIXES, fit_max_size, read_image, write_image
+from .images import (ALPHA_SUFFIXES, ANIMATION_SUFFIXES, IMAGE_SUFFIXES, MIN_SIDE, NotAnImage, fit_max_size,
+                     frame_count, read_frames, read_image_alpha, resize, write_animation, write_image)
+from .video import VIDEO_OUT_SUFFIXES, VideoReader, VideoWriter, is_image_container
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-VIDEO_FOURCC = {".avi": "MJPG"}  # everything else: mp4v, which OpenCV's bundled FFmpeg always has
+STYLED = "_styled"
+BIG_IMAGE_MP = 4.0  # images above this many megapixels get a line saying the job has started
+BYTES_PER_PIXEL = 380  # measured peak of the full net on the CPU (onnxruntime), 2 MP: see README
 
 
 @dataclass(frozen=True)
 class Job:
     src: Path
     dst: Path
-    video: bool
+    kind: str  # "image" | "animation" | "video"
+
+    @property
+    def video(self) -> bool:
+        return self.kind == "video"
 
 
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
+def classify(path: Path) -> str:
+    """``"image"``, ``"animation"`` or ``"video"`` by content, not suffix. Raises :class:`InputError`
+    (missing, unreadable, not media, "has no video stream" for audio-only files)."""
+    try:
+        return "animation" if frame_count(path) > 1 else "image"
+    except NotAnImage as not_image:
+        if is_image_container(path):  # FFmpeg's single-image readers: Pillow's reason is the better one
+            raise not_image from None
+    return "video"
 
 
-def plan_jobs(inputs: Sequence[str], out: Optional[str]) -> List[Job]:
-    """Map inputs to outputs. ``out``: a file (one input of the same kind) or a folder."""
-    sources: List[Path] = []
+def _scan_folder(folder: Path, skipped: List[str]) -> List[Tuple[Path, str]]:
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as exc:
+        raise InputError(f"cannot read folder {folder}: {exc.strerror or exc}") from None
+    found = []
+    for path in entries:
+        if path.name.startswith("."):
+            continue  # hidden files, our own temporary files
+        if path.stem.endswith(STYLED):
+            skipped.append(f"{path.name} (an earlier artem-vr result)")
+            continue
+        try:
+            found.append((path, classify(path)))
+        except InputError as exc:
+            reason = "no video stream" if "no video stream" in str(exc) else \
+                "permission denied" if "permission" in str(exc) else "not an image or video"
+            skipped.append(f"{path.name} ({reason})")
+    return found
+
+
+def plan_jobs(inputs: Sequence[str], out: Optional[str], notes: Optional[List[str]] = None) -> List[Job]:
+    """Map inputs (files or folders) to outputs. ``out``: a file (one input) or a folder; default
+    beside each input as ``NAME_styled.png`` (images), same format (animations), ``.mp4`` (videos).
+    Folder runs skip earlier ``*_styled`` results and non-media files, listed in ``notes``.
+    Raises :class:`InputError`/:class:`UsageError` before anything is written."""
+    sources: List[Tuple[Path, str]] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            skipped: List[str] = []
+            found = _scan_folder(path, skipped)
+            if skipped and notes is not None:
+                shown = ", ".join(skipped[:6]) + (f" and {len(skipped) - 6} more" if len(skipped) > 6 else "")
+                notes.append(f"skipped {len(skipped)} file{'s' if len(skipped) > 1 else ''} in {path}: {shown}")
             if not found:
                 raise InputError(f"no images or videos in folder {path}")
             sources.extend(found)
-        elif path.exists():
-            sources.append(path)
         else:
-            raise InputError(f"file not found: {path}")
+            sources.append((path, classify(path)))
     out_path = Path(out) if out else None
-    single_file_out = (
-        out_path is not None and len(sources) == 1 and not out_path.is_dir()
-        and out_path.suffix.lower() in (VIDEO_SUFFIXES if is_video(sources[0]) else IMAGE_SUFFIXES)
-    )
-    if out_path is not None and not single_file_out and out_path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-        raise UsageError(f"-o {out_path} names a file, but {len(sources)} inputs need a folder "
-                         "(or give one input of the same kind)")
-    jobs = []
-    for src in sources:
-        video = is_video(src)
-        if single_file_out:
-            dst = out_path
-        else:
-            name = f"{src.stem}_styled{'.mp4' if video else '.png'}"
-            dst = (out_path / name) if out_path else src.with_name(name)
-        if dst.resolve() == src.resolve():
-            raise UsageError(f"output {dst} would overwrite its input; choose another -o")
-        jobs.append(Job(src, dst, video))
+    single = _single_output(out_path, sources)
+    jobs = [Job(src, single if single else _default_dst(src, kind, out_path), kind) for src, kind in sources]
+    jobs = _separate_collisions(jobs)
+    _refuse_overwriting_inputs(jobs)
     return jobs
 
 
+def _single_output(out_path: Optional[Path], sources) -> Optional[Path]:
+    """``out_path`` when it names one output file (checked against the input's kind), else None."""
+    if out_path is None or out_path.is_dir():
+        return None
+    suffix = out_path.suffix.lower()
+    if not suffix:
+        return None  # a new folder
+    if suffix not in IMAGE_SUFFIXES | VIDEO_OUT_SUFFIXES:
+        raise UsageError(f"-o {out_path}: unknown suffix {out_path.suffix!r}; name an image "
+                         f"({', '.join(sorted(IMAGE_SUFFIXES))}), a video ({', '.join(sorted(VIDEO_OUT_SUFFIXES))}) "
+                         "or a folder")
+    if len(sources) != 1:
+        raise UsageError(f"-o {out_path} names a file, but {len(sources)} inputs need a folder")
+    src, kind = sources[0]
+    if kind == "image" and suffix not in IMAGE_SUFFIXES:
+        raise UsageError(f"{src.name} is an image but -o {out_path} names a video; "
+                         f"use an image name ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if kind == "video" and suffix not in VIDEO_OUT_SUFFIXES:
+        raise UsageError(f"{src.name} is a video but -o {out_path} names an image; "
+                         f"use a video name ({', '.join(sorted(VIDEO_OUT_SUFFIXES))})")
+    if kind == "animation" and suffix not in ANIMATION_SUFFIXES | VIDEO_OUT_SUFFIXES:
+        raise UsageError(f"{src.name} is animated but {suffix} holds one frame; use .gif, .webp, .png or a video")
+    return out_path
+
+
+def _default_dst(src: Path, kind: str, folder: Optional[Path]) -> Path:
+    suffix = {"image": ".png", "video": ".mp4"}.get(kind) or (
+        src.suffix.lower() if src.suffix.lower() in ANIMATION_SUFFIXES else ".gif")
+    name = f"{src.stem}{STYLED}{suffix}"
+    return (folder / name) if folder else src.with_name(name)
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(str(path.resolve())).casefold()
+
+
+def _separate_collisions(jobs: List[Job]) -> List[Job]:
+    """Inputs whose outputs would share a name (shot.jpg and shot.png) get the input's suffix in it."""
+    counts: dict = {}
+    for job in jobs:
+        counts[_key(job.dst)] = counts.get(_key(job.dst), 0) + 1
+    fixed = []
+    for job in jobs:
+        if counts[_key(job.dst)] > 1:
+            tag = job.src.suffix.lower().lstrip(".") or "file"
+            job = Job(job.src, job.dst.with_name(f"{job.src.stem}_{tag}{STYLED}{job.dst.suffix}"), job.kind)
+        fixed.append(job)
+    seen: dict = {}
+    for job in fixed:
+        other = seen.setdefault(_key(job.dst), job.src)
+        if other is not job.src:
+            raise UsageError(f"{other} and {job.src} would both be written to {job.dst}; give -o a folder "
+                             "or rename one")
+    return fixed
+
+
+def _refuse_overwriting_inputs(jobs: List[Job]) -> None:
+    inputs = {_key(job.src): job.src for job in jobs}
+    for job in jobs:
+        clash = inputs.get(_key(job.dst))
+        if clash is None and job.dst.exists():
+            clash = next((j.src for j in jobs if _same_file(j.src, job.dst)), None)
+        if clash is not None:
+            raise UsageError(f"output {job.dst} would overwrite the input {clash}; choose another -o")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+# -- stylizing ---------------------------------------------------------------------------------
+
+def stylize_one(engine, image: np.ndarray, style, strength: float, preserve_color: bool) -> np.ndarray:
+    """``engine.stylize`` with allocation failures (torch, onnxruntime, numpy) as one-line errors."""
+    try:
+        return engine.stylize(image, style, strength, preserve_color)
+    except MemoryError:
+        raise _out_of_memory(image) from None
+    except RuntimeError as exc:
+        text = str(exc).lower()
+        if "alloc" in text or "out of memory" in text or "memory" in text and "not enough" in text:
+            raise _out_of_memory(image) from None
+        raise
+    except Exception as exc:  # onnxruntime's RuntimeException is not a RuntimeError
+        if "alloc" in str(exc).lower() and type(exc).__module__.startswith("onnxruntime"):
+            raise _out_of_memory(image) from None
+        raise
+
+
+def _out_of_memory(image: np.ndarray) -> InputError:
+    h, w = image.shape[:2]
+    return InputError(f"not enough memory to stylize {w}x{h}; try --max-size {suggest_max_size(w, h)}")
+
+
+def available_memory() -> Optional[int]:
+    """Bytes this process may still allocate: free RAM (MemAvailable) and the address-space limit
+    (``ulimit -v``) minus what is mapped already; None when unknown."""
+    import resource
+
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/statm") as f:
+                mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(soft - mapped)
+        except (OSError, ValueError):
+            pass
+    return min(limits) if limits else None
+
+
+def suggest_max_size(w: int, h: int, free: Optional[int] = None) -> int:
+    free = available_memory() if free is None else free
+    pixels = (free or 0) * 0.8 / BYTES_PER_PIXEL
+    scale = min(1.0, (pixels / max(w * h, 1)) ** 0.5) if pixels > 0 else 0.5
+    return max(MIN_SIDE, int(max(w, h) * scale) // 64 * 64 or MIN_SIDE)
+
+
+def check_memory(w: int, h: int) -> None:
+    """Refuse, with one line suggesting ``--max-size``, a picture whose stylization needs more memory
+    than this process may still allocate (about ``BYTES_PER_PIXEL`` per pixel)."""
+    free = available_memory()
+    if free is not None and w * h * BYTES_PER_PIXEL > free:
+        need = w * h * BYTES_PER_PIXEL / 2 ** 30
+        raise InputError(f"stylizing {w}x{h} needs about {need:.1f} GB of memory, {free / 2 ** 30:.1f} GB is "
+                         f"free; try --max-size {suggest_max_size(w, h, free)}")
+
+
+def stylize_sequence(engine, frames: Iterable[Tuple[np.ndarray, float]], style, strength: float,
+                     preserve_color: bool, max_size: Optional[int], notes: Optional[list] = None
+                     ) -> Iterator[Tuple[np.ndarray, np.ndarray, float]]:
+    """The per-frame loop of videos and animations: ``(frame_rgb, t)`` -> ``(frame_rgb, out, t)``, both
+    ``(H,W,3) uint8`` RGB after ``--max-size``; ``t`` in seconds. Temporal steadying goes here."""
+    for frame_rgb, t in frames:
+        frame_rgb = fit_max_size(frame_rgb, max_size, notes)
+        if min(frame_rgb.shape[:2]) < MIN_SIDE:
+            raise InputError(f"frames of {frame_rgb.shape[1]}x{frame_rgb.shape[0]} are too small; both sides "
+                             f"need at least {MIN_SIDE} px")
+        out = stylize_one(engine, frame_rgb, style, strength, preserve_color)
+        yield frame_rgb, out, t
+
+
 def stylize_image_file(engine, job: Job, style, strength: float, preserve_color: bool,
-                       max_size: Optional[int]) -> tuple:
-    image = fit_max_size(read_image(job.src), max_size)
-    if min(image.shape[:2]) < 32:
-        raise InputError(f"{job.src} is {image.shape[1]}x{image.shape[0]}; both sides need at least 32 px")
-    write_image(job.dst, engine.stylize(image, style, strength, preserve_color))
-    return image.shape[1], image.shape[0]
+                       max_size: Optional[int], notes: Optional[list] = None) -> tuple:
+    rgb, alpha = read_image_alpha(job.src)
+    rgb = fit_max_size(rgb, max_size, notes)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise InputError(f"{job.src} is {w}x{h}; both sides need at least {MIN_SIDE} px")
+    check_memory(w, h)
+    if w * h > BIG_IMAGE_MP * 1e6:
+        print(f"artem-vr: stylizing {job.src.name} ({w}x{h}, {w * h / 1e6:.0f} MP) ...", file=sys.stderr)
+    out = stylize_one(engine, rgb, style, strength, preserve_color)
+    if alpha is not None:
+        alpha = resize(alpha, (w, h))
+        _note_flattened(job, notes)
+    write_image(job.dst, out, alpha)
+    return w, h
+
+
+def _note_flattened(job: Job, notes: Optional[list]) -> None:
+    if notes is not None and job.dst.suffix.lower() not in ALPHA_SUFFIXES:
+        kind = "video" if job.dst.suffix.lower() in VIDEO_OUT_SUFFIXES else job.dst.suffix.lstrip(".").upper()
+        line = f"{kind} output cannot hold transparency: transparent inputs were put on white"
+        if line not in notes:
+            notes.append(line)
+
+
+def stylize_animation_file(engine, job: Job, style, strength: float, preserve_color: bool,
+                           max_size: Optional[int], notes: Optional[list] = None) -> tuple:
+    """All frames with their delays, as an animated image or (video ``dst``) a video."""
+    frames, alphas, delays = [], [], []
+    for rgb, alpha, delay in read_frames(job.src):
+        frames.append(rgb)
+        alphas.append(alpha)
+        delays.append(delay)
+    times = np.concatenate([[0.0], np.cumsum(delays)[:-1]]) / 1000.0
+    styled = [out for _, out, _ in stylize_sequence(engine, zip(frames, times), style, strength, preserve_color,
+                                                    max_size, notes)]
+    h, w = styled[0].shape[:2]
+    if job.dst.suffix.lower() in VIDEO_OUT_SUFFIXES:
+        if any(a is not None for a in alphas):
+            _note_flattened(job, notes)
+        writer = VideoWriter(job.dst, (w, h), rate=1000.0 / max(np.mean(delays), 1.0))
+        try:
+            for out, t in zip(styled, times):
+                writer.write(out, float(t))
+            writer.close(end_time=float(sum(delays)) / 1000.0)
+        except BaseException:
+            writer.abort()
+            raise
+    else:
+        alphas = [None if a is None else resize(a, (w, h)) for a in alphas]
+        write_animation(job.dst, styled, delays, alphas)
+    return w, h, len(styled)
 
 
 def stylize_video_file(engine, job: Job, style, strength: float, preserve_color: bool,
-                       max_size: Optional[int], progress: bool = True) -> tuple:
-    """Frame by frame, same fps; audio is not copied. Written to a temp name, renamed at the end."""
-    import cv2
+                       max_size: Optional[int], notes: Optional[list] = None, crf: Optional[int] = None,
+                       progress: bool = True) -> tuple:
+    """Frame by frame with each frame's own time, the audio copied; exact size (after ``--max-size``)."""
     from tqdm import tqdm
 
-    cap = cv2.VideoCapture(str(job.src))
-    if not cap.isOpened():
-        raise InputError(f"cannot open video {job.src} (unsupported or broken file)")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-    tmp = job.dst.with_name(job.dst.stem + ".partial" + job.dst.suffix)
     writer = None
-    frames = 0
-    size = (0, 0)
-    try:
-        with tqdm(total=total, unit="frame", desc=job.src.name, disable=None if progress else True,
-                  file=sys.stderr) as bar:
-            while True:
-                ok, bgr = cap.read()
-                if not ok:
-                    break
-                rgb = fit_max_size(np.ascontiguousarray(bgr[:, :, ::-1]), max_size)
-                out = engine.stylize(rgb, style, strength, preserve_color)
-                if writer is None:
-                    size = (out.shape[1], out.shape[0])
-                    job.dst.parent.mkdir(parents=True, exist_ok=True)
-                    fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC.get(job.dst.suffix.lower(), "mp4v"))
-                    writer = cv2.VideoWriter(str(tmp), fourcc, fps, size)
-                    if not writer.isOpened():
-                        raise InputError(f"cannot write video {job.dst}")
-                writer.write(np.ascontiguousarray(out[:, :, ::-1]))
-                frames += 1
-                bar.update(1)
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if frames == 0:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{job.src} has no readable frames")
-    tmp.replace(job.dst)
-    return size[0], size[1], frames
+    with VideoReader(job.src) as reader:
+        try:
+            with tqdm(total=reader.info.frames, unit="frame", desc=job.src.name, file=sys.stderr,
+                      disable=None if progress else True) as bar:
+                for _, out, t in stylize_sequence(engine, reader, style, strength, preserve_color, max_size, notes):
+                    if writer is None:
+                        writer = VideoWriter(job.dst, (out.shape[1], out.shape[0]), reader.info.rate,
+                                             audio_from=job.src if reader.info.audio else None,
+                                             audio_origin=reader.origin or 0.0, crf=crf, preset="medium")
+                    writer.write(out, t)
+                    bar.update(1)
+            if writer is None:
+                raise InputError(f"{job.src} has no readable frames")
+            for line in writer.close():
+                if notes is not None and line not in notes:
+                    notes.append(line)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    return writer.size[0], writer.size[1], writer.frames
 
 
 def run_stylize(engine, jobs: Sequence[Job], style, strength: float, preserve_color: bool,
-                max_size: Optional[int], report: Callable[[str], None] = print) -> int:
-    """Process every job; a broken input is reported and the rest still run. Returns failures."""
+                max_size: Optional[int], report: Callable[[str], None] = print, crf: Optional[int] = None,
+                notes: Optional[list] = None) -> int:
+    """Process every job; a broken input is reported and the rest still run. Returns failures.
+    ``notes`` gathers one-line remarks (printed once each by the CLI)."""
+    notes = [] if notes is None else notes
     failures = 0
     for job in jobs:
         try:
-            if job.video:
-                w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size)
+            if job.kind == "video":
+                w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size, notes, crf)
+                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames)")
+            elif job.kind == "animation":
+                w, h, n = stylize_animation_file(engine, job, style, strength, preserve_color, max_size, notes)
                 report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames)")
             else:
-                w, h = stylize_image_file(engine, job, style, strength, preserve_color, max_size)
+                w, h = stylize_image_file(engine, job, style, strength, preserve_color, max_size, notes)
                 report(f"{job.src} -> {job.dst} ({w}x{h})")
         except ArtemError as exc:
             failures += 1
-            print(f"artem-vr: error: {exc}", file=sys.stderr)
+            print(f"artem-vr: error: {' '.join(str(exc).split())}", file=sys.stderr)
     return failures

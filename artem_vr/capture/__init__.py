@@ -7,8 +7,9 @@ from .base import CaptureStage, Frame, Source
 SPEC_HELP = ("webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, video:PATH, image:PATH or demo")
 
 
-def parse_source(spec: str, offline: bool = False) -> Source:
-    """Build a Source from a ``--source`` spec. ``offline``: videos end instead of looping."""
+def parse_source(spec: str, offline: bool = False, frames=None) -> Source:
+    """Build a Source from a ``--source`` spec. ``offline``: videos end instead of looping, and a still
+    image is delivered once (or ``frames`` times)."""
     kind, _, arg = (spec or "webcam").partition(":")
     kind = kind.strip().lower()
     if kind == "webcam":
@@ -32,7 +33,9 @@ def parse_source(spec: str, offline: bool = False) -> Source:
             raise UsageError(f"--source {kind}:PATH needs a path")
         from .media import ImageSource, VideoSource
 
-        return VideoSource(arg, loop=not offline) if kind == "video" else ImageSource(arg)
+        if kind == "video":
+            return VideoSource(arg, loop=not offline)
+        return ImageSource(arg, count=(frames or 1) if offline else None)
     if kind == "demo" and not arg:
         from .demo import DemoSource
 

@@ -1,69 +1,104 @@
-"""File output, headless through EGL: a video (.mp4/.avi) or a folder of PNGs."""
+"""File output, headless through EGL: a video (H.264/VP9 through :mod:`artem_vr.video`) or a folder of PNGs.
+
+Each frame is written at its own time: a video source's frame times (so variable frame rates and the
+audio track line up), or, for live sources, the time it was captured, so a recording lasts as long as
+the run did however slowly inference went. The pipeline sets :attr:`FileSink.frame_time` before each
+``present`` and :attr:`FileSink.end_time` / :attr:`FileSink.failed` before ``close``.
+"""
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .base import OffscreenTarget, Sink, Size
-
-VIDEO_FOURCC = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 
 
 class FileSink(Sink):
+    """``path``: a video (suffix in :data:`artem_vr.video.CONTAINERS`) or a folder (no suffix) of PNGs.
+
+    ``media``: the source when it is a file (``.path``, ``.origin``, ``.info.audio``): the sink refuses
+    to overwrite it and copies its audio. Raises :class:`UsageError`/:class:`InputError` at construction
+    for a bad path, before the model loads."""
+
     every_frame = True
 
-    def __init__(self, path, size: Optional[Size] = None, fps: Optional[float] = None, hud: bool = False):
+    def __init__(self, path, size: Optional[Size] = None, fps: Optional[float] = None, hud: bool = False,
+                 media=None):
+        from ..video import VIDEO_OUT_SUFFIXES
+
         self.path = Path(path)
         self.size = size
         self.fps = fps
         self.hud = hud
-        self.video = self.path.suffix.lower() in VIDEO_FOURCC
+        self.media = media
+        self.video = self.path.suffix.lower() in VIDEO_OUT_SUFFIXES
         self.name = f"file:{self.path}"
-        if not self.video and self.path.suffix:
-            raise InputError(f"--output {self.path}: use a video (.mp4, .avi, .mkv, .mov) or a folder name")
+        if not self.video and self.path.suffix and not self.path.is_dir():
+            raise UsageError(f"--output {self.path}: unknown suffix {self.path.suffix!r}; use a video "
+                             f"({', '.join(sorted(VIDEO_OUT_SUFFIXES))}) or a folder name for PNG frames")
         if not self.video and self.path.exists() and not self.path.is_dir():
             raise InputError(f"--output {self.path} exists and is not a folder")
+        source_path = getattr(media, "path", None)
+        if source_path is not None and _same_file(self.path, Path(source_path)):
+            raise UsageError(f"--output {self.path} is the source video itself; choose another name")
         self.target = self.ctx = self._writer = None
         self.written = 0
+        self.frame_time: Optional[float] = None  # seconds, set by the pipeline for each new frame
+        self.end_time: Optional[float] = None  # a live recording's length in seconds
+        self.failed = False  # the run ended in an error: remove the partial file
 
     def open(self, content_size: Size):
-        import cv2
+        from ..video import VideoWriter
 
         self.size = tuple(self.size or content_size)
         self.target = OffscreenTarget(self.size)
         self.ctx = self.target.ctx
-        try:
-            if self.video:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()])
-                self._writer = cv2.VideoWriter(str(self.path), fourcc, float(self.fps or 30.0), self.size)
-                if not self._writer.isOpened():
-                    raise InputError(f"cannot write video {self.path}")
-            else:
+        if self.video:
+            media = self.media
+            audio = getattr(media, "path", None) if getattr(getattr(media, "info", None), "audio", False) else None
+            self._writer = VideoWriter(self.path, self.size, rate=float(self.fps or 30.0), audio_from=audio,
+                                       audio_origin=getattr(media, "origin", 0.0) or 0.0)
+        else:
+            try:
                 self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            except OSError as exc:
+                raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
         return self.ctx
 
     def present(self, compositor) -> bool:
-        import cv2
+        from ..images import write_image
 
         compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud)
-        bgr = cv2.cvtColor(self.target.read(), cv2.COLOR_RGB2BGR)
+        rgb = self.target.read()
         if self._writer is not None:
-            self._writer.write(bgr)
+            t = self.frame_time if self.frame_time is not None else self.written / float(self.fps or 30.0)
+            self._writer.write(rgb, t)
         else:
-            target = self.path / f"frame_{self.written:06d}.png"
-            if not cv2.imwrite(str(target), bgr):
-                raise InputError(f"cannot write {target}")
+            write_image(self.path / f"frame_{self.written:06d}.png", rgb)
         self.written += 1
         return True
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            if self.failed or self.written == 0:
+                writer.abort()
+            else:
+                for line in writer.close(end_time=self.end_time):
+                    print(f"artem-vr: note: {line}", file=sys.stderr)
         if self.target is not None:
             self.target.release()
         self.target = self.ctx = None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (resolved, through links; hard links by inode when both exist)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()

@@ -32,7 +32,7 @@ def test_video_source_paces_at_its_fps_and_loops(tmp_path):
     assert source.rate == pytest.approx(20)
     assert 8 <= stage.frames <= 15  # ~12 at 20 fps: paced, and past the 4 frames by looping
     seq, frame = slot.latest()
-    assert frame.order == "bgr" and frame.pixels.shape == (48, 64, 3)
+    assert frame.order == "rgb" and frame.pixels.shape == (48, 64, 3)
 
 
 def test_video_source_lockstep_delivers_every_frame_once_then_ends(tmp_path):
@@ -54,17 +54,14 @@ def test_video_source_lockstep_delivers_every_frame_once_then_ends(tmp_path):
 
 
 def test_missing_and_broken_files(tmp_path):
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="not found"):
         VideoSource(tmp_path / "nope.mp4")
+    with pytest.raises(InputError, match="is a folder"):
+        VideoSource(tmp_path)
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
-    stage = CaptureStage(VideoSource(bad), LatestSlot())
-    stage.start()
-    with pytest.raises(CaptureError):
-        stage.wait_open(5)
-        stage.ended.wait(5)
-        if stage.error:
-            raise stage.error
+    with pytest.raises(InputError, match="not an image or video"):  # probed before any thread starts
+        VideoSource(bad)
     with pytest.raises(InputError):
         ImageSource(bad)
 
