@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__
-from .errors import ArtemError, UsageError
+from .errors import ArtemError, Terminated, UsageError
 
 SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
 
@@ -42,11 +42,25 @@ def _strength(text: str) -> float:
         raise UsageError(f"strength must be a number between 0 and 1, got {text!r}") from None
 
 
+class _ModelGiven(argparse.Action):
+    """Stores ``--model`` and notes that it was given (a painting --style picks the arbitrary net
+    only when it was not)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.model_given = True
+
+
 def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
-    p.add_argument("--style", default="0", help="style index 0-25 or a blend like 3:0.5,12:0.5 (default 0)")
-    p.add_argument("--model", default=default_model,
-                   help=f"fast (pruned, ~3x), balanced (learned stem, ~2x), full (26-style net) "
-                        f"or a .safetensors file (default {default_model})")
+    p.add_argument("--style", default="0",
+                   help="style index 0-25, a blend like 3:0.5,12:0.5, a painting (any image file) or a blend "
+                        "of paintings like a.jpg:0.7,b.png:0.3 (default 0); a painting uses --model arbitrary "
+                        "unless --model is given")
+    p.add_argument("--model", default=default_model, action=_ModelGiven,
+                   help=f"fast (pruned, ~3x), balanced (learned stem, ~2x), full (26-style net), arbitrary "
+                        f"(any painting as the style) or a .safetensors file (default {default_model}; "
+                        "arbitrary when --style is a painting)")
+    p.set_defaults(model_given=False)
     p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -60,6 +74,8 @@ def stylize_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
     _add_model_options(p, "full")
     p.add_argument("--max-size", type=int, default=None, help="cap the longer side in pixels")
+    p.add_argument("--crf", type=int, default=None, metavar="Q",
+                   help="video quality, lower is better: 0..51 (default 20 for H.264, 32 for VP9 in .webm)")
     return p
 
 
@@ -86,16 +102,59 @@ def cmd_stylize(argv: List[str]) -> int:
     args = stylize_parser().parse_args(argv)
     quiet_torch_threads(args.backend)
     from .inference.engine import StyleEngine
-    from .inference.styles import style_weights
     from .stylize import plan_jobs, run_stylize
 
     if args.max_size is not None and args.max_size < 32:
         raise UsageError(f"--max-size must be at least 32, got {args.max_size}")
-    style_weights(args.style)  # a bad spec fails before the model loads
-    jobs = plan_jobs(args.inputs, args.output)  # every input checked before anything is written
+    if args.crf is not None and not 0 <= args.crf <= 63:
+        raise UsageError(f"--crf must be 0..51 (H.264) or 0..63 (VP9), got {args.crf}")
+    style = resolve_style_arg(args)  # a bad spec or painting fails before the model loads
+    notes: List[str] = []
+    jobs = plan_jobs(args.inputs, args.output, notes)  # every input checked before anything is written
+    terminate_on_sigterm()
     engine = StyleEngine.load(args.model, device=args.device, backend=args.backend)
-    failures = run_stylize(engine, jobs, args.style, args.strength, args.preserve_color, args.max_size)
+    try:
+        failures = run_stylize(engine, jobs, style, args.strength, args.preserve_color, args.max_size,
+                               crf=args.crf, notes=notes)
+    finally:
+        for line in dict.fromkeys(notes):  # each remark once, after the work (or the interruption)
+            print(f"artem-vr: note: {line}", file=sys.stderr)
     return 2 if failures else 0
+
+
+def resolve_style_arg(args):
+    """``--style`` as the engine takes it, checked before any model loads: a painting or a blend of
+    paintings is read (safe decoder) and turned into a PaintingStyle now, and sets ``args.model`` to
+    ``arbitrary`` unless --model was given; anything else is checked as built-in style weights."""
+    from .inference.engine import MODEL_NAMES, PAINTING_MODEL
+    from .inference.styles import is_painting_spec, load_painting_style, style_weights
+
+    if is_painting_spec(args.style):
+        if getattr(args, "model_given", False) and args.model in MODEL_NAMES:
+            raise UsageError(f"--style {args.style} is a painting, but --model {args.model} has only built-in "
+                             f"styles; use --model {PAINTING_MODEL} or leave --model out")
+        style = load_painting_style(args.style)
+        if not getattr(args, "model_given", False):
+            args.model = PAINTING_MODEL
+        return style
+    if args.model == PAINTING_MODEL:
+        raise UsageError(f"--model {PAINTING_MODEL} takes a painting as --style (an image file), "
+                         f"not the built-in style {args.style!r}")
+    style_weights(args.style)
+    return args.style
+
+
+def terminate_on_sigterm() -> None:
+    """SIGTERM raises :class:`Terminated` in the main thread, so temporary files are removed on the way
+    out and the exit code is 143, as in the live modes."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def cmd_styles(argv: List[str]) -> int:
@@ -150,6 +209,13 @@ def distill_parser() -> argparse.ArgumentParser:
                         "lower to continue a trained net)")
     p.add_argument("--size", default="192x112", help="training patch WxH, multiples of 4 (default 192x112)")
     p.add_argument("--out", default="models/fast.safetensors", help="output file (default models/fast.safetensors)")
+    for term, what in (("pixel", "L1 on pixels"), ("gradient", "L1 on finite differences"),
+                       ("lowpass", "L1 after a 4x area downsample"),
+                       ("texture", "mean/std of the teacher's fixed early features"),
+                       ("noise", "noise passed on relative to the teacher (above 0.4)"),
+                       ("shift", "low-pass L1 of the student on a crop moved 1-3 px vs the moved teacher")):
+        p.add_argument(f"--{term}-weight", type=float, default=None, metavar="W",
+                       help=f"loss weight of {what} (0 turns it off; default in training/distill.py's Recipe)")
     p.add_argument("--resume", action="store_true", help="continue from OUT's .ckpt.safetensors checkpoint")
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -178,6 +244,13 @@ def dispatch(argv: List[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         return {"stylize": cmd_stylize, "styles": cmd_styles, "doctor": cmd_doctor,
                 "distill": cmd_distill}[argv[0]](argv[1:])
+    if argv and not argv[0].startswith("-"):
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], SUBCOMMANDS, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"unknown command {argv[0]!r}; {hint}commands: {', '.join(SUBCOMMANDS)} "
+                         "(live options start with --, see artem-vr --help)")
     return cmd_live(argv)
 
 
@@ -189,9 +262,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         message = " ".join(str(exc).split())  # one line, whatever the message held
         print(f"artem-vr: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("artem-vr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"artem-vr: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a user path we may not read or write (permission, missing folder, full disk): one line
+        print(f"artem-vr: error: cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

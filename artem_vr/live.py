@@ -86,7 +86,10 @@ def make_sink(config: LiveConfig, controls, source):
     if config.mode == "file":
         from .render.file import FileSink
 
-        return FileSink(config.output, size=config.size, hud=config.hud)
+        from .capture.media import VideoSource
+
+        return FileSink(config.output, size=config.size, hud=config.hud,
+                        media=source if isinstance(source, VideoSource) else None)
     from .render.vr import VrSink
 
     return VrSink(controls, view=config.vr_view, mirror=config.mirror, distance=config.vr_distance,
@@ -101,8 +104,10 @@ def run_live(args) -> int:
 
     config = build_config(args)
     device = resolve_device(config.device)
-    source = parse_source(config.source, offline=config.mode == "file")
-    controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud))
+    source = parse_source(config.source, offline=config.mode == "file", frames=config.frames)
+    controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
+                                 stabilize=config.stabilize))
+    controls.paintings = list(config.style_dir or ())
     sink = make_sink(config, controls, source)
     pipeline = None
     try:

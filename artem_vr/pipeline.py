@@ -47,6 +47,8 @@ class LivePipeline:
         self.banners = []
         self._started = 0.0
         self._ended = 0.0
+        self._t_first: Optional[float] = None  # capture time of the first frame shown
+        self._failed = False
 
     # -- run -------------------------------------------------------------------------------
 
@@ -64,6 +66,9 @@ class LivePipeline:
             ctx = self.sink.open(first.size)
             self.compositor = Compositor(ctx, sharpen=self.sharpen)
             self._loop()
+        except Exception:
+            self._failed = True  # tells a file sink to drop its partial output (Ctrl-C keeps a recording)
+            raise
         finally:
             self._shutdown()
         self._raise_stage_errors()
@@ -96,6 +101,8 @@ class LivePipeline:
                     return
                 continue
             self._update_hud()
+            if new is not None and hasattr(self.sink, "frame_time"):
+                self.sink.frame_time = self._frame_time(new)
             t0 = time.perf_counter()
             keep = self.sink.present(self.compositor)
             t1 = time.perf_counter()
@@ -108,6 +115,15 @@ class LivePipeline:
                 self.recent_latency.append(latency)
             if not keep or (self.frames and self.presented >= self.frames):
                 return
+
+    def _frame_time(self, new) -> float:
+        """Seconds of a stylized frame on the output's timeline: the source's own frame time (files,
+        so VFR and audio line up), else its capture time from the first frame (live recordings)."""
+        media_time = getattr(self.source, "media_time", None)
+        t = media_time(new.index) if media_time is not None else None
+        if self._t_first is None:
+            self._t_first = new.t_capture
+        return t if t is not None else new.t_capture - self._t_first
 
     def _drained(self, last_seq: int) -> bool:
         """An ended source whose every frame went through the worker and was presented."""
@@ -148,6 +164,10 @@ class LivePipeline:
         self.capture.stop()
         self.worker.stop()
         self.output_size = getattr(self.sink, "size", None) or self.output_size
+        if hasattr(self.sink, "failed"):
+            self.sink.failed = self._failed or any(s.error is not None for s in (self.capture, self.worker))
+            if self._t_first is not None and not self.capture.lockstep:  # live: the file lasts as the run did
+                self.sink.end_time = self._ended - self._t_first
         if self.compositor is not None:
             self.compositor.release()
         self.sink.close()
