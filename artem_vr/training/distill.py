@@ -3,8 +3,12 @@
 Two stages. First only the new learned stem trains, to reproduce the teacher's trunk input (MSE on
 the quarter-resolution features: a local, easy target, so the rest of the teacher-initialised net
 is not disturbed by a random stem). Then the whole student trains end to end on the output.
-Output loss: L1 on pixels (colour and tone) + L1 on horizontal/vertical finite differences (the edges
-and brush texture that make a style recognisable; pixel loss alone blurs them). The student sees
+Output loss (weights in the recipe, each term skipped at weight 0): by default the texture-keeping
+terms of ``losses.py`` (issue 18): L1 at 4x lower resolution (layout and colour), mean/std statistics of
+the teacher's fixed early features (texture without phase), the student's noise gain (sensor noise
+passed on) and the student on a crop moved 1-3 px against the moved teacher at low pass; plus a
+little of the older pixel terms, L1 on pixels and on finite differences, which force the teacher's
+exact strokes (alone they made students that average strokes and look smeared). The student sees
 low-resolution patches, as at the live inference size, with the teacher's output at the same
 size as the target. Every style is trained in the same net; 30% of samples are two-style blends.
 Checkpoints (model + Adam state) are safetensors; the recipe is stored in the output's metadata.
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 from ..inference.generator import GeneratorConfig, StyleGenerator
 from ..inference.weights import load_generator, read_safetensors, save_generator, teacher_safetensors
 from .data import HELD_OUT, TRAIN_PHOTOS, PatchSampler, load_photos, synthetic_screen
+from .losses import TextureStatistics, lowpass_l1, noise_ratio, shifted_lowpass_l1
 from .prune import prune_generator, pruning_ratio, restructure
 
 TEACHER_WIDTH = 32
@@ -46,8 +51,14 @@ class Recipe:
     finetune_lr: float = 1e-3                    # end-to-end stage
     warmup: int = 100
     feature_weight: float = 1.0
-    pixel_weight: float = 1.0
-    gradient_weight: float = 1.0
+    pixel_weight: float = 0.25                   # L1 on pixels (forces the teacher's phase)
+    gradient_weight: float = 0.0                 # L1 on finite differences (the same, for edges)
+    lowpass_weight: float = 1.0                  # L1 after a 4x area downsample
+    texture_weight: float = 1.0                  # mean/std of the teacher's fixed early features (ReLU)
+    noise_weight: float = 0.05                   # noise passed on, relative to the teacher, above noise_target
+    noise_target: float = 0.4                    # (the bar: at most 0.5 of the teacher's frame-to-frame change)
+    noise_sigma: float = 4 / 255                 # largest sensor noise of that term (each batch: 1/4..1 of it)
+    shift_weight: float = 1.0                    # low-pass L1 of the student on a moved crop vs the moved teacher
     styles: Tuple[int, ...] = tuple(range(26))
     seed: int = 0
     screens: int = 48
@@ -69,6 +80,30 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
     dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
     return dx.abs().mean() + dy.abs().mean()
+
+
+def output_loss(student: StyleGenerator, teacher: StyleGenerator, x: torch.Tensor, w: torch.Tensor,
+                target: torch.Tensor, recipe: Recipe, texture: Optional[TextureStatistics],
+                rng: np.random.Generator) -> torch.Tensor:
+    """The end-to-end loss: ``x (B,3,H,W)`` patches, ``w (B,S)`` styles, ``target = teacher(x, w)``;
+    every term of the recipe with a non-zero weight (see the module docstring)."""
+    pred = student(x, w)
+    loss = pred.new_zeros(())
+    if recipe.pixel_weight:
+        loss = loss + recipe.pixel_weight * (pred - target).abs().mean()
+    if recipe.gradient_weight:
+        loss = loss + recipe.gradient_weight * gradient_l1(pred, target)
+    if recipe.lowpass_weight:
+        loss = loss + recipe.lowpass_weight * lowpass_l1(pred, target)
+    if recipe.texture_weight and texture is not None:
+        loss = loss + recipe.texture_weight * texture(pred, target)
+    if recipe.noise_weight:
+        sigma = recipe.noise_sigma * float(rng.uniform(0.25, 1.0))
+        ratio = noise_ratio(student, teacher, x, w, pred, target, sigma)
+        loss = loss + recipe.noise_weight * F.relu(ratio - recipe.noise_target)
+    if recipe.shift_weight:
+        loss = loss + recipe.shift_weight * shifted_lowpass_l1(student, x, w, target, rng)
+    return loss
 
 
 def _lr_factor(step: int, recipe: Recipe) -> float:
@@ -173,6 +208,8 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
     bar = tqdm(range(start, recipe.steps), initial=start, total=recipe.steps, unit="step", desc="distill",
                disable=None if progress else True)
     loss_avg = None
+    texture = TextureStatistics(teacher).to(device) if recipe.texture_weight else None
+    shift_rng = np.random.default_rng(recipe.seed + 20_000 + start)
     for step in bar:
         x = sampler.batch(recipe.batch, recipe.size)
         w = sampler.styles(recipe.batch, recipe.styles, teacher.num_styles).to(device)
@@ -183,8 +220,7 @@ def distill(recipe: Recipe, out: Path, device: torch.device, resume: bool = Fals
         else:
             with torch.no_grad():
                 target = teacher(x, w)
-            pred = student(x, w)
-            loss = recipe.pixel_weight * (pred - target).abs().mean() + recipe.gradient_weight * gradient_l1(pred, target)
+            loss = output_loss(student, teacher, x, w, target, recipe, texture, shift_rng)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -249,6 +285,24 @@ def parse_widths(text: str) -> Tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+LOSS_TERMS = ("pixel", "gradient", "lowpass", "texture", "noise", "shift")
+
+
+def loss_weights(args) -> dict:
+    """``--pixel-weight`` ... ``--shift-weight`` -> Recipe fields; unset flags keep the defaults."""
+    from ..errors import UsageError
+
+    out = {}
+    for term in LOSS_TERMS:
+        value = getattr(args, f"{term}_weight", None)
+        if value is None:
+            continue
+        if not 0 <= value <= 1000:
+            raise UsageError(f"--{term}-weight must be between 0 and 1000, got {value}")
+        out[f"{term}_weight"] = float(value)
+    return out
+
+
 def run_distill(args) -> int:
     from ..cli import parse_size
     from ..errors import UsageError
@@ -275,7 +329,7 @@ def run_distill(args) -> int:
         init, blocks = str(init_path), args.blocks or len(start.config.res_inner)
     recipe = Recipe(widths=parse_widths(args.widths), blocks=blocks, steps=args.steps,
                     kernel_out=args.kernel_out, res_padding=args.trunk_padding, init=init,
-                    batch=args.batch, finetune_lr=args.lr,
+                    batch=args.batch, finetune_lr=args.lr, **loss_weights(args),
                     size=size, styles=styles, seed=args.seed,
                     checkpoint_every=max(1, min(args.checkpoint_every, args.steps)))
     out = Path(args.out)
