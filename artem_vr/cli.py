@@ -57,7 +57,8 @@ def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
                         "of paintings like a.jpg:0.7,b.png:0.3 (default 0); a painting uses --model arbitrary "
                         "unless --model is given")
     p.add_argument("--model", default=default_model, action=_ModelGiven,
-                   help=f"fast (pruned, ~3x), balanced (learned stem, ~2x), full (26-style net), arbitrary "
+                   help=f"auto (the fastest net that looks like the full one on this device), fast (pruned, "
+                        f"~3x), balanced (learned stem, ~2x), full (26-style net), arbitrary "
                         f"(any painting as the style) or a .safetensors file (default {default_model}; "
                         "arbitrary when --style is a painting)")
     p.set_defaults(model_given=False)
@@ -83,7 +84,7 @@ def styles_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr styles", description="List the styles or render a labelled contact sheet.")
     p.add_argument("--sheet", metavar="OUT.png", help="write a contact sheet of every style")
     p.add_argument("--image", metavar="PHOTO", help="photo for the sheet (default: a bundled photo)")
-    p.add_argument("--model", default="full", help="fast, balanced, full or a .safetensors file (default full)")
+    p.add_argument("--model", default="full", help="fast, balanced, full, auto or a .safetensors file (default full)")
     p.add_argument("--device", default="auto")
     return p
 
@@ -126,16 +127,16 @@ def resolve_style_arg(args):
     """``--style`` as the engine takes it, checked before any model loads: a painting or a blend of
     paintings is read (safe decoder) and turned into a PaintingStyle now, and sets ``args.model`` to
     ``arbitrary`` unless --model was given; anything else is checked as built-in style weights."""
-    from .inference.engine import MODEL_NAMES, PAINTING_MODEL
+    from .inference.engine import AUTO_MODEL, MODEL_NAMES, PAINTING_MODEL
     from .inference.styles import is_painting_spec, load_painting_style, style_weights
 
     if is_painting_spec(args.style):
-        if getattr(args, "model_given", False) and args.model in MODEL_NAMES:
+        if getattr(args, "model_given", False) and args.model in MODEL_NAMES + (AUTO_MODEL,):
             raise UsageError(f"--style {args.style} is a painting, but --model {args.model} has only built-in "
                              f"styles; use --model {PAINTING_MODEL} or leave --model out")
         style = load_painting_style(args.style)
         if not getattr(args, "model_given", False):
-            args.model = PAINTING_MODEL
+            args.table_model, args.model = args.model, PAINTING_MODEL  # built-in styles go back to the default
         return style
     if args.model == PAINTING_MODEL:
         raise UsageError(f"--model {PAINTING_MODEL} takes a painting as --style (an image file), "
@@ -237,7 +238,23 @@ def cmd_live(argv: List[str]) -> int:
     return run_live(args)
 
 
+def quiet_libraries(verbose: bool) -> None:
+    """Keep stderr to our own line: OpenCV's ``[ WARN:0@0.2] ... can't open camera by index`` and
+    GLFW's ``GLFWError ... Failed to open display`` only with ``--verbose`` (FFmpeg's log is off in
+    PyAV by default). OpenCV reads its level when it loads, so this runs before any cv2 import."""
+    import warnings
+
+    if verbose:
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO")
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    warnings.filterwarnings("ignore", module="glfw")
+
+
 def dispatch(argv: List[str]) -> int:
+    verbose = "--verbose" in argv  # any command: let the libraries' own diagnostics through
+    argv = [a for a in argv if a != "--verbose"]
+    quiet_libraries(verbose)
     if argv and argv[0] in ("-V", "--version"):
         print(f"artem-vr {__version__}")
         return 0

@@ -12,7 +12,7 @@ class LiveConfig:
     mode: str                      # "vr" | "window" | "file"
     output: Optional[str]
     source: str
-    style: Union[int, str]
+    style: Union[int, str, object]  # an index, a spec string, or a PaintingStyle (paintings)
     model: str
     strength: float
     preserve_color: bool
@@ -29,3 +29,5 @@ class LiveConfig:
     vr_distance: float = 2.0       # metres to the floating screen
     vr_width: float = 2.4          # its width in metres
     backend: str = "auto"          # "auto" | "torch" | "onnxruntime"
+    stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)
+    style_dir: Optional[Tuple[str, ...]] = None   # painting files cycled with , and . (--style-dir)

@@ -29,7 +29,9 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
     p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, "
                    "video:PATH, image:PATH or demo (default webcam)")
-    _add_model_options(p, "full")
+    _add_model_options(p, "auto")  # the live modes: the fastest net that looks like the full one
+    p.add_argument("--style-dir", metavar="DIR",
+                   help="window: a folder of paintings, cycled as styles with , and . (the arbitrary net)")
     p.add_argument("--infer-size", type=parse_size, metavar="WxH",
                    help="inference resolution box, aspect kept (default 320x180 on CPU, 1280x720 on CUDA)")
     p.add_argument("--size", type=parse_size, metavar="WxH",
@@ -39,6 +41,9 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
                    help="per-stage fps/latency overlay (default: on in the window, off in files)")
     p.add_argument("--sharpen", type=float, default=0.3, help="sharpening after upsampling, 0..1 (default 0.3)")
+    p.add_argument("--stabilize", action=argparse.BooleanOptionalAction, default=True,
+                   help="hold still regions and carry moving ones by optical flow, so strokes do not "
+                        "shimmer (default on; T toggles it in the window)")
     p.add_argument("--fullscreen", action="store_true", help="start the window fullscreen")
     p.add_argument("--vr-view", choices=("fill", "screen"), default=None,
                    help="VR: fill each eye (default for webcam) or a floating screen (default for screen)")
@@ -51,7 +56,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def build_config(args) -> LiveConfig:
-    from .inference.styles import style_weights
+    from .cli import resolve_style_arg
 
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames must be at least 1, got {args.frames}")
@@ -59,19 +64,34 @@ def build_config(args) -> LiveConfig:
         raise UsageError("--vr-distance must be 0.3..50 m and --vr-width 0.1..50 m")
     if not 0.0 <= args.sharpen <= 1.0:
         raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
-    style_weights(args.style)
+    style = resolve_style_arg(args)  # paintings read and their vectors made before any model loads
+    style_dir = _style_dir(args.style_dir) if getattr(args, "style_dir", None) else None
     if args.stats and not Path(args.stats).expanduser().resolve().parent.is_dir():
         raise InputError(f"--stats {args.stats}: its folder does not exist")
     mode = "window" if args.window else "file" if args.output else "vr"
     source = args.source or "webcam"
     vr_view = args.vr_view or ("screen" if source.startswith("screen") else "fill")
     hud = args.hud if args.hud is not None else mode == "window"
-    return LiveConfig(mode=mode, output=args.output, source=source, style=_style_value(args.style),
+    return LiveConfig(mode=mode, output=args.output, source=source,
+                      style=style if not isinstance(style, str) else _style_value(style), style_dir=style_dir,
                       model=args.model, strength=args.strength, preserve_color=args.preserve_color,
                       device=args.device, infer_size=args.infer_size, size=args.size, frames=args.frames,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
-                      backend=args.backend)
+                      backend=args.backend, stabilize=args.stabilize)
+
+
+def _style_dir(folder: str) -> tuple:
+    """The image files of ``--style-dir`` (sorted by name), or an InputError."""
+    from .images import IMAGE_SUFFIXES
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(f"--style-dir {folder}: no such folder")
+    found = tuple(sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+    if not found:
+        raise InputError(f"--style-dir {folder} holds no images (PNG, JPEG, BMP, WebP, TIFF)")
+    return found
 
 
 def _style_value(spec: str):
@@ -114,11 +134,14 @@ def run_live(args) -> int:
         sink.prepare()  # no display / no headset: say so before the model loads
         model = config.model
         engine = StyleEngine.load(model, device=config.device, backend=config.backend)
-        controls.num_styles = engine.num_styles
+        if not engine.takes_paintings:
+            controls.num_styles = engine.num_styles
+        elif getattr(args, "table_model", None):
+            engine.table_model = args.table_model  # the net that arrows and 0-9 switch back to
         box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
         pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,
                                 frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
-                                sharpen=config.sharpen, model_name=model)
+                                sharpen=config.sharpen, model_name=engine.name)
         signalled = _install_sigterm(controls)
         pipeline.run()
     finally:

@@ -81,7 +81,7 @@ def load_painting_style(spec) -> PaintingStyle:
     for name, weight in parts:
         path = Path(name).expanduser()
         if not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise InputError(f"style {name!r} is not a file; {SPEC_HELP}")
+            raise InputError(f"bad style spec {name!r}: no such image file; {SPEC_HELP}")
         vector += (weight / total) * painting_vector(path)
     label = Path(parts[0][0]).name if len(parts) == 1 else ",".join(
         f"{Path(n).name}:{w / total:.2f}" for n, w in parts)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..slots import LatestSlot
 from ..stats import StageStats
 from .engine import to_uint8
+from .stabilize import Stabilizer
 from .styles import describe
 
 _SWIZZLE = {"rgb": [0, 1, 2], "bgr": [2, 1, 0], "bgra": [2, 1, 0]}
@@ -70,7 +71,8 @@ class StyleWorker:
     enlarges a small source. ``lockstep``: never overwrite an untaken result (offline renders)."""
 
     def __init__(self, engine, in_slot: LatestSlot, out_slot: LatestSlot, controls,
-                 infer_size: Tuple[int, int], upscale: bool = True, lockstep: bool = False):
+                 infer_size: Tuple[int, int], upscale: bool = True, lockstep: bool = False,
+                 stabilizer: Optional[Stabilizer] = None):
         self.engine = engine
         self.in_slot = in_slot
         self.out_slot = out_slot
@@ -86,6 +88,10 @@ class StyleWorker:
         self.notice: Optional[str] = None   # a visible note after recovering from a device fault
         self._style_cache = None            # (settings version, device) -> (weights, label)
         self.shrinks = 0
+        # temporal state (between the generator and the output slot), used while settings.stabilize
+        self.stabilizer = stabilizer if stabilizer is not None else Stabilizer()
+        self._look = None   # what the last output looked like: a change restarts the stabiliser
+        self.stabilize_stats = StageStats()
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
@@ -121,6 +127,7 @@ class StyleWorker:
             weights, label = self._style(settings)
             x = frame_to_tensor(frame.pixels, frame.order, self.engine.device, size)
             out = self.engine.stylize_tensor(x, weights, settings.strength, settings.preserve_color)
+            out = self._stabilize(x, out, settings)
             pixels = to_uint8(out)[0]
         except Exception as exc:
             if self.engine.device.type != "cuda" or not is_cuda_fault(exc):
@@ -136,12 +143,32 @@ class StyleWorker:
         self.out_slot.put(result)
         self.stats.record((now - t0) * 1000.0, now)
 
+    def _stabilize(self, x, out, settings):
+        """A new style, strength, colour mode or device takes effect in this very frame: the
+        stabiliser restarts, so no ghost of the old look is carried over."""
+        look = (settings.strength, settings.preserve_color, self.engine.device)
+        if (self._look is None or settings.style is not self._look[0] or look != self._look[1]
+                or not settings.stabilize):
+            self.stabilizer.reset()
+            self._look = (settings.style, look)
+        if not settings.stabilize:
+            return out
+        out = self.stabilizer(x, out)
+        self.stabilize_stats.record(self.stabilizer.last.ms)
+        return out
+
     def _style(self, settings):
-        """Weight tensor and label of the current style, parsed once per settings change."""
+        """Weight tensor (or style vector) and label of the current style, parsed once per settings
+        change. A painting after a built-in style (or back) switches to the engine for that kind of
+        net, loaded here on the first switch: the display keeps the previous picture meanwhile."""
         key = (settings.version, self.engine.device)
         if self._style_cache is None or self._style_cache[0] != key:
+            if hasattr(self.engine, "for_style"):
+                self.engine = self.engine.for_style(settings.style)
             weights = self.engine.weights(settings.style)
-            self._style_cache = (key, (weights, describe(weights.cpu().numpy())))
+            label = self.engine.style_label(settings.style) if hasattr(self.engine, "style_label") \
+                else describe(weights.cpu().numpy())
+            self._style_cache = (key, (weights, label))
         return self._style_cache[1]
 
     def _recover(self, exc: BaseException) -> None:
