@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, replace
 
-from .inference.styles import StyleSpec, style_weights
+from .inference.styles import StyleSpec, is_painting_spec, style_weights
+
+NOTICE_SECONDS = 5.0  # how long a banner (e.g. a dropped file that is no image) stays up
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,7 @@ class Settings:
     strength: float = 1.0
     preserve_color: bool = False
     hud: bool = True
+    stabilize: bool = True   # hold still regions, carry moving ones (inference/stabilize.py)
     version: int = 0
 
 
@@ -25,6 +29,11 @@ class Controls:
         self.num_styles = num_styles
         self.quit = threading.Event()
         self.fullscreen_requested = False
+        self.paintings: list = []          # --style-dir files, cycled with , and .
+        self._painting_pos = -1
+        self._painting_request = 0         # only the newest request may set the style
+        self._notice = ("", 0.0)
+        self._last_index = 0 if is_painting_spec(settings.style) else int(style_weights(settings.style).argmax())
 
     @property
     def settings(self) -> Settings:
@@ -37,15 +46,68 @@ class Controls:
             return self._settings
 
     def current_index(self) -> int:
-        """The style an arrow key steps from: the heaviest style of a blend."""
+        """The style an arrow key steps from: the heaviest style of a blend (after a painting: the
+        last built-in style)."""
         s = self.settings.style
+        if is_painting_spec(s):
+            return self._last_index
         return int(s) if isinstance(s, int) else int(style_weights(s, self.num_styles).argmax())
 
+    def _pick(self, index: int) -> Settings:
+        self._last_index = index % self.num_styles
+        return self._update(style=self._last_index)
+
     def step_style(self, delta: int) -> Settings:
-        return self._update(style=(self.current_index() + delta) % self.num_styles)
+        return self._pick(self.current_index() + delta)
 
     def pick_style(self, index: int) -> Settings:
-        return self._update(style=index % self.num_styles)
+        return self._pick(index)
+
+    # -- paintings (the arbitrary net) -----------------------------------------------------
+
+    def request_painting(self, path) -> threading.Thread:
+        """Use an image file as the style, read and encoded on a thread of its own (never the display
+        thread). The current style stays until the new one is ready; a file that cannot be used
+        leaves it and puts up a banner (``notice``). Only the newest request takes effect."""
+        from .inference.styles import load_painting_style
+
+        with self._lock:
+            self._painting_request += 1
+            ticket = self._painting_request
+
+        def work():
+            try:
+                style = load_painting_style(str(path))
+            except Exception as exc:  # an ArtemError for bad files; anything else is shown too
+                self.notify(f"style not changed: {exc}")
+                return
+            with self._lock:
+                newest = ticket == self._painting_request
+            if newest:
+                self._update(style=style)
+
+        thread = threading.Thread(target=work, name="painting-style", daemon=True)
+        thread.start()
+        return thread
+
+    def cycle_painting(self, delta: int):
+        """The next/previous file of ``--style-dir`` as the style (a banner when there is none)."""
+        if not self.paintings:
+            self.notify("no paintings to cycle: start with --style-dir DIR")
+            return None
+        self._painting_pos = (self._painting_pos + delta) % len(self.paintings)
+        return self.request_painting(self.paintings[self._painting_pos])
+
+    def notify(self, text: str) -> None:
+        with self._lock:
+            self._notice = (" ".join(str(text).split()), time.monotonic())
+
+    @property
+    def notice(self):
+        """The latest banner text for ``NOTICE_SECONDS``, else None."""
+        with self._lock:
+            text, at = self._notice
+        return text if text and time.monotonic() - at < NOTICE_SECONDS else None
 
     def change_strength(self, delta: float) -> Settings:
         value = round(min(1.0, max(0.0, self.settings.strength + delta)), 2)
@@ -53,6 +115,9 @@ class Controls:
 
     def toggle_color(self) -> Settings:
         return self._update(preserve_color=not self.settings.preserve_color)
+
+    def toggle_stabilize(self) -> Settings:
+        return self._update(stabilize=not self.settings.stabilize)
 
     def toggle_hud(self) -> Settings:
         return self._update(hud=not self.settings.hud)

@@ -144,7 +144,7 @@ class LivePipeline:
 
         settings = self.controls.settings
         infer_fps = self.worker.stats.fps()
-        banners = [b for b in (self.capture.status(), self.worker.notice) if b]
+        banners = [b for b in (self.capture.status(), self.worker.notice, getattr(self.controls, "notice", None)) if b]
         self.sink.title_info(" - ".join([f"style {settings.style}", f"{infer_fps:.1f} fps", *banners]))
         lines = [f"! {b}" for b in banners]  # shown even with the HUD off: the user must know
         if settings.hud:

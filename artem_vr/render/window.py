@@ -1,7 +1,8 @@
 """Desktop window through glfw: resizable, letterboxed, hotkeys, vsync with a frame cap.
 
-Keys: left/right previous/next style, 0-9 pick a style, [ ] strength down/up, C colour
-preservation, H HUD, F fullscreen, Esc or Q quit.
+Keys: left/right previous/next style, 0-9 pick a style, , and . previous/next painting of
+--style-dir, [ ] strength down/up, C colour
+preservation, T stabiliser, H HUD, F fullscreen, Esc or Q quit.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class WindowSink(Sink):
         self.window = create_gl_window(*self.initial_size, self._title, visible=self.visible)
         glfw.swap_interval(1)
         glfw.set_key_callback(self.window, self._on_key)
+        glfw.set_drop_callback(self.window, self._on_drop)
         self.ctx = moderngl.create_context()
         self._screen = self.ctx.detect_framebuffer()
         if self.max_fps <= 0:
@@ -162,12 +164,24 @@ class WindowSink(Sink):
 
     # -- keys -------------------------------------------------------------------------------
 
+    def _on_drop(self, window, paths) -> None:
+        handle_drop(self.controls, list(paths))
+
     def _on_key(self, window, key, scancode, action, mods) -> None:
         import glfw
 
         if action not in (glfw.PRESS, glfw.REPEAT):
             return
         handle_key(self.controls, key)
+
+
+def handle_drop(controls, paths) -> Optional[str]:
+    """Files dropped onto the window: the first one becomes the style (read and encoded off this
+    thread by ``controls.request_painting``; a file that is no usable image puts up a banner)."""
+    if not paths:
+        return None
+    controls.request_painting(paths[0])
+    return "painting"
 
 
 def handle_key(controls, key: int) -> Optional[str]:
@@ -198,6 +212,12 @@ def handle_key(controls, key: int) -> Optional[str]:
     if key == glfw.KEY_H:
         controls.toggle_hud()
         return "hud"
+    if key == glfw.KEY_T:
+        controls.toggle_stabilize()
+        return "stabilize"
+    if key in (glfw.KEY_COMMA, glfw.KEY_PERIOD):
+        controls.cycle_painting(+1 if key == glfw.KEY_PERIOD else -1)
+        return "painting"
     if key == glfw.KEY_F:
         controls.fullscreen_requested = True
         return "fullscreen"
