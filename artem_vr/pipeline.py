@@ -135,6 +135,12 @@ class LivePipeline:
             if stage.error is not None:
                 raise stage.error
 
+    def running_model(self) -> str:
+        """The net the worker runs now (``auto`` resolved; a painting style switches to the arbitrary net)."""
+        engine = getattr(self.worker, "engine", None)
+        name = getattr(engine, "name", None) if engine is not self.engine else None
+        return name or self.model_name
+
     def _update_hud(self) -> None:
         now = time.perf_counter()
         if now - self._hud_at < 0.25:
@@ -151,7 +157,7 @@ class LivePipeline:
             latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
             lines += hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
                                self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
-                               str(self.worker.device), self.worker.frame_size)
+                               str(self.worker.device), self.worker.frame_size, model=self.running_model())
         self.compositor.set_hud(hud_image(lines) if lines else None)
         self.banners = banners
 
@@ -188,9 +194,13 @@ class LivePipeline:
             "latency_ms": percentiles(list(self.latencies)),
             "stage_ms": {"capture": cap.summary(), "inference": inf.summary(), "render": pres.summary()},
             "device": str(self.worker.device),
-            "model": self.model_name,
+            "model": self.running_model(),
+            "model_requested": getattr(self.engine, "requested", self.model_name),
             "source": self.source.name,
             "sink": self.sink.name,
+            "stabilize": {"on": bool(getattr(self.controls.settings, "stabilize", False)),
+                          "frames": self.worker.stabilize_stats.count,
+                          "ms": self.worker.stabilize_stats.summary()},
             "infer_size": list(self.worker.frame_size) if self.worker.frame_size else None,
             "output_size": list(self.output_size) if self.output_size else None,
             "duration_s": round((self._ended or time.perf_counter()) - self._started, 3),

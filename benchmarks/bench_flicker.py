@@ -149,7 +149,7 @@ def main() -> None:
     styles = tuple(int(s) for s in args.styles.split(",")) if args.styles else (QUICK_STYLES if args.quick else STYLES)
     frames = args.frames or (12 if args.quick else 20)
     seqs = sequences(frames, args.quick)
-    kwargs = {k: (v if v.isalpha() else float(v)) for k, v in (p.split("=", 1) for p in args.param)}
+    kwargs = {k: ({"true": True, "false": False}.get(v.lower(), v) if v.isalpha() else float(v)) for k, v in (p.split("=", 1) for p in args.param)}
     results = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                            "torch": torch.__version__},
                "size": list(SIZE), "frames": frames, "styles": list(styles), "rows": []}

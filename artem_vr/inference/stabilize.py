@@ -62,8 +62,8 @@ class Stabilizer:
     """
 
     def __init__(self, cell: int = 4, hold_threshold: float = 6 / 255, trust_threshold=(3 / 255, 12 / 255),
-                 carry: float = 0.6, cut_fraction: float = 0.6, flow_width: int = 320,
-                 still_motion: float = 0.25, moving_fraction: float = 0.35, warp_mode: str = "bicubic"):
+                 carry: float = 0.6, texture_gain: float = 0.5, cut_fraction: float = 0.6,
+                 flow_width: int = 320, still_motion: float = 0.25, moving_fraction: float = 0.35):
         if cell < 1 or not 0.0 <= carry < 1.0 or not 0.0 < cut_fraction <= 1.0:
             raise ValueError("cell >= 1, 0 <= carry < 1 and 0 < cut_fraction <= 1")
         self.cell = cell
@@ -74,8 +74,7 @@ class Stabilizer:
         self.flow_width = flow_width
         self.still_motion = still_motion
         self.moving_fraction = moving_fraction
-        self.warp_mode = warp_mode
-        self._interp = 2 if warp_mode == "bicubic" else 1   # cv2.INTER_CUBIC / INTER_LINEAR
+        self.texture_gain = texture_gain
         self.last = StabilizerStep()
         self._dis = None
         self.reset()
@@ -130,7 +129,9 @@ class Stabilizer:
             return self._take_whole(source, stylized, blocks, t0, flow=True)
         hold = self._feather(1.0 - refresh, stylized.shape[-2:])             # (1,1,H,W)
         weight = trust * self.carry
-        moved = stylized + weight * (warped_out - stylized)
+        # only the texture is carried: colour and light (the block-mean low-pass) always come from
+        # the new output, so a lighting change or a lagging warp never leaves a trail
+        moved = self._blend(stylized, warped_out, weight)
         out = moved + hold * (self._held - moved)
         self._ref = torch.where(refresh.bool(), blocks, self._ref)
         self._held, self._prev = out, source
@@ -139,6 +140,30 @@ class Stabilizer:
         step.ms = (time.perf_counter() - t0) * 1e3
         self.last = step
         return out
+
+    def _lowpass(self, x: torch.Tensor) -> torch.Tensor:
+        k = self.cell * 2
+        return F.interpolate(F.avg_pool2d(x, k, ceil_mode=True), size=x.shape[-2:], mode="bilinear",
+                             align_corners=False)
+
+    def _blend(self, stylized: torch.Tensor, warped: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """The new output with ``weight`` ``(1,1,H,W)`` of the warped previous one's texture.
+
+        Only the texture is carried: colour and light (the low-pass) always come from the new
+        output, so a lighting change or a lagging warp leaves no trail. Averaging two syntheses of
+        a texture that do not line up stroke for stroke flattens it, so the blend's local detail
+        energy is brought back up to the new output's (at most ``1 + texture_gain``)."""
+        base = self._lowpass(stylized)
+        fresh = stylized - base
+        change = warped - stylized
+        detail = fresh + weight * (change - self._lowpass(change))
+        if self.texture_gain > 0:
+            k = self.cell * 2
+            want = F.avg_pool2d(fresh.abs().sum(1, keepdim=True), k, ceil_mode=True)
+            have = F.avg_pool2d(detail.abs().sum(1, keepdim=True), k, ceil_mode=True)
+            gain = (want / have.clamp_min(1e-4)).clamp_(1.0, 1.0 + self.texture_gain)
+            detail = detail * F.interpolate(gain, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+        return base + detail
 
     def _take_whole(self, source, stylized, blocks, t0, flow: bool = False) -> torch.Tensor:
         self._held, self._ref, self._prev = stylized, blocks, source
@@ -211,11 +236,10 @@ class Stabilizer:
         if image.device.type == "cpu":
             xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
             hwc = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy())
-            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], self._interp, borderMode=cv2.BORDER_REPLICATE)
+            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
             return torch.from_numpy(out).permute(2, 0, 1)[None]
         ys_t = (torch.arange(h, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
         xs_t = (torch.arange(w, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
         grid = torch.stack(torch.meshgrid(xs_t, ys_t, indexing="xy"), dim=-1)[None]
         f = torch.from_numpy(flow).to(image.device)[None] * torch.tensor([2.0 / w, 2.0 / h], device=image.device)
-        mode = "bicubic" if self._interp == cv2.INTER_CUBIC else "bilinear"
-        return F.grid_sample(image, grid + f, mode=mode, padding_mode="border", align_corners=False)
+        return F.grid_sample(image, grid + f, mode="bicubic", padding_mode="border", align_corners=False)

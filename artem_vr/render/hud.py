@@ -34,13 +34,14 @@ def hud_image(lines: Sequence[str], scale: float = 1.0) -> np.ndarray:
 
 
 def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float, infer_ms: float,
-              display_fps: float, latency_ms: float, device: str, infer_size) -> list:
+              display_fps: float, latency_ms: float, device: str, infer_size, model: str = "") -> list:
     colour = "photo" if settings.preserve_color else "style"
     size = f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-"
+    steady = "on" if getattr(settings, "stabilize", False) else "off"
     return [
-        f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}",
+        f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}",
         f"capture    {capture_fps:5.1f} fps  {capture_ms:6.1f} ms",
-        f"inference  {infer_fps:5.1f} fps  {infer_ms:6.1f} ms  {device} {size}",
+        f"inference  {infer_fps:5.1f} fps  {infer_ms:6.1f} ms  {device} {size}" + (f"  {model}" if model else ""),
         f"display    {display_fps:5.1f} fps",
         f"capture->display  {latency_ms:6.1f} ms",
     ]

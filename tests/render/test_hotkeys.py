@@ -24,6 +24,10 @@ def test_hotkeys_change_state():
     assert c.settings.preserve_color
     handle_key(c, glfw.KEY_H)
     assert c.settings.hud is False
+    assert c.settings.stabilize is True
+    assert handle_key(c, glfw.KEY_T) == "stabilize" and c.settings.stabilize is False
+    handle_key(c, glfw.KEY_T)
+    assert c.settings.stabilize is True
     handle_key(c, glfw.KEY_F)
     assert c.fullscreen_requested
     assert c.settings.version > v0
