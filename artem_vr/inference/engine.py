@@ -23,6 +23,7 @@ from .weights import arbitrary_safetensors, load_generator, teacher_safetensors
 MIN_SIDE = 32
 MODEL_NAMES = ("fast", "balanced", "full")  # shipped nets, fastest first
 PAINTING_MODEL = "arbitrary"  # Magenta's arbitrary-style net: any painting is a style
+AUTO_MODEL = "auto"  # the fastest shipped net that looks like the full net on the device (quality_bar.py)
 BACKENDS = ("auto", "torch", "onnxruntime")
 # measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 24.5 ms vs
 # torch 49.0 ms for the full net at 320x180, 7.9 vs 21.9 ms for the fast one
@@ -70,6 +71,9 @@ def resolve_model_path(model: Union[str, Path]) -> Path:
             raise ModelError(f"the {name!r} model is not in this install ({path} is missing); use --model full")
         return path
     path = Path(name).expanduser()
+    if not path.suffix and not path.exists() and "/" not in name and "\\" not in name:
+        raise ModelError(f"unknown model {name!r}; use {', '.join(MODEL_NAMES + (PAINTING_MODEL, AUTO_MODEL))} "
+                         "or a .safetensors file")
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin"):
         raise ModelError(f"{path}: artem-vr loads only .safetensors model files, never pickles")
     return path
@@ -117,21 +121,32 @@ class StyleEngine:
             self.graphed = self._forward = GraphedForward(self.generator, self.dtype, self.memory_format)
         self._lock = threading.Lock()
         self.table_model = "full"  # the built-in-styles net that for_style goes back to from paintings
+        self.requested = name  # what the caller asked for: "auto" when load chose this net
 
     @classmethod
     def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
              backend: str = "auto", cuda_graphs: bool = True) -> "StyleEngine":
-        """``model``: ``"fast"`` | ``"balanced"`` | ``"full"`` | path to an artem-vr ``.safetensors`` file.
+        """``model``: ``"fast"`` | ``"balanced"`` | ``"full"`` | ``"auto"`` (the fastest shipped net that
+        looks like the full net on this device, see quality_bar.py; ``name`` says which, ``requested``
+        says ``"auto"``) | path to an artem-vr ``.safetensors`` file.
         ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only). ``cuda_graphs``: on CUDA,
         replay a captured graph for an input shape that repeats (a live feed, a video) instead of
         launching every layer; False keeps every call eager."""
         dev = resolve_device(device)  # fail on a bad device before reading any file
+        requested = str(model)
+        if requested == AUTO_MODEL:
+            from .quality_bar import auto_model
+
+            model = auto_model(dev)
         path = resolve_model_path(model)
         generator, meta = load_generator(path)
         name = str(model) if str(model) in MODEL_NAMES + (PAINTING_MODEL,) else Path(path).name
         engine = cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend,
                      cuda_graphs=cuda_graphs)
         engine._load_options = dict(device=str(dev), precision=precision, cuda_graphs=cuda_graphs)
+        if requested == AUTO_MODEL:
+            engine.requested = AUTO_MODEL
+            engine.table_model = name  # back from a painting to the net auto chose
         return engine
 
     def on_cpu(self) -> "StyleEngine":
@@ -140,6 +155,7 @@ class StyleEngine:
         generator.load_state_dict(self._cpu_state)
         engine = StyleEngine(generator, torch.device("cpu"), name=self.name, metadata=self.metadata)
         engine.table_model = self.table_model
+        engine.requested = self.requested
         return engine
 
     @property
