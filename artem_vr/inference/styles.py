@@ -88,6 +88,20 @@ def load_painting_style(spec) -> PaintingStyle:
     return PaintingStyle(label, vector)
 
 
+def painting_files(folder, option: str = "--style-dir") -> Tuple[str, ...]:
+    """The image files of ``folder`` sorted by name (not yet decoded), or an InputError."""
+    from ..errors import InputError
+    from ..images import IMAGE_SUFFIXES
+
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(f"{option} {folder}: no such folder")
+    found = tuple(sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+    if not found:
+        raise InputError(f"{option} {folder} holds no images (PNG, JPEG, BMP, WebP, TIFF, GIF)")
+    return found
+
+
 def style_vector_of(spec) -> np.ndarray:
     """A style for the arbitrary net -> ``(100,) float32``: a PaintingStyle, a painting file or
     blend, a painting ``(H,W,3) uint8`` array, or a style vector itself (``(100,)`` numbers)."""
