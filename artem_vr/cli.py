@@ -248,7 +248,8 @@ def cmd_live(argv: List[str]) -> int:
 def quiet_libraries(verbose: bool) -> None:
     """Keep stderr to our own line: OpenCV's ``[ WARN:0@0.2] ... can't open camera by index`` and
     GLFW's ``GLFWError ... Failed to open display`` only with ``--verbose`` (FFmpeg's log is off in
-    PyAV by default). OpenCV reads its level when it loads, so this runs before any cv2 import."""
+    PyAV by default), onnxruntime's allocation errors. OpenCV reads its level when it loads, so this
+    runs before any cv2 import."""
     import warnings
 
     if verbose:
@@ -256,6 +257,12 @@ def quiet_libraries(verbose: bool) -> None:
         return
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     warnings.filterwarnings("ignore", module="glfw")
+    try:  # onnxruntime prints its own "[E:onnxruntime ...] Failed to allocate" before our one line
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(4)
+    except ImportError:
+        pass
 
 
 def dispatch(argv: List[str]) -> int:

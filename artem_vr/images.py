@@ -112,6 +112,7 @@ def read_frames(path) -> Iterator[Tuple[np.ndarray, Optional[np.ndarray], float]
     with _opened(path) as img:
         try:
             for frame in ImageSequence.Iterator(img):
+                frame.load()  # WebP sets the frame's duration only once it is decoded
                 delay = float(frame.info.get("duration", 100) or 100)
                 rgb, alpha = to_rgb8(frame.convert("RGBA") if frame.mode == "P" else frame)
                 yield rgb, alpha, delay

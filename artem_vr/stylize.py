@@ -22,7 +22,6 @@ from .video import VIDEO_OUT_SUFFIXES, VideoReader, VideoWriter, is_image_contai
 
 STYLED = "_styled"
 BIG_IMAGE_MP = 4.0  # images above this many megapixels get a line saying the job has started
-BYTES_PER_PIXEL = 380  # measured peak of the full net on the CPU (onnxruntime), 2 MP: see README
 
 
 @dataclass(frozen=True)
@@ -192,45 +191,61 @@ def _out_of_memory(image: np.ndarray) -> InputError:
     return InputError(f"not enough memory to stylize {w}x{h}; try --max-size {suggest_max_size(w, h)}")
 
 
-def available_memory() -> Optional[int]:
-    """Bytes this process may still allocate: free RAM (MemAvailable) and the address-space limit
-    (``ulimit -v``) minus what is mapped already; None when unknown."""
+# Peak memory per pixel of one picture on the CPU (onnxruntime), measured at 1.5-3 MP: resident
+# (against free RAM) and address space (against ``ulimit -v``; onnxruntime's arena maps more than it
+# touches). The pruned nets need about a third of the full net's.
+MEMORY_PER_PIXEL = {"fast": (140, 190), "balanced": (140, 190)}
+FULL_MEMORY_PER_PIXEL = (380, 540)
+
+
+def memory_room() -> Tuple[Optional[int], Optional[int]]:
+    """Bytes this process may still use: ``(free RAM (MemAvailable), address space left under
+    ulimit -v)``, each None when unknown or unlimited."""
     import resource
 
-    limits = []
+    free = room = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    limits.append(int(line.split()[1]) * 1024)
+                    free = int(line.split()[1]) * 1024
     except OSError:
         pass
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     if soft != resource.RLIM_INFINITY:
         try:
             with open("/proc/self/statm") as f:
-                mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-            limits.append(soft - mapped)
+                room = soft - int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError):
             pass
-    return min(limits) if limits else None
+    return free, room
 
 
-def suggest_max_size(w: int, h: int, free: Optional[int] = None) -> int:
-    free = available_memory() if free is None else free
-    pixels = (free or 0) * 0.8 / BYTES_PER_PIXEL
-    scale = min(1.0, (pixels / max(w * h, 1)) ** 0.5) if pixels > 0 else 0.5
-    return max(MIN_SIDE, int(max(w, h) * scale) // 64 * 64 or MIN_SIDE)
+def _fits(w: int, h: int, per_pixel, room) -> float:
+    """Largest fraction (<= 1) of the pixel count that fits in ``room`` (90% of it)."""
+    scale = 1.0
+    for need, have in zip(per_pixel, room):
+        if have is not None:
+            scale = min(scale, max(have, 0) * 0.9 / max(need * w * h, 1))
+    return scale
 
 
-def check_memory(w: int, h: int) -> None:
+def suggest_max_size(w: int, h: int, engine=None, room=None) -> int:
+    per_pixel = MEMORY_PER_PIXEL.get(getattr(engine, "name", ""), FULL_MEMORY_PER_PIXEL)
+    scale = _fits(w, h, per_pixel, memory_room() if room is None else room) ** 0.5
+    return max(MIN_SIDE, int(max(w, h) * min(scale, 0.9)) // 32 * 32)
+
+
+def check_memory(w: int, h: int, engine=None) -> None:
     """Refuse, with one line suggesting ``--max-size``, a picture whose stylization needs more memory
-    than this process may still allocate (about ``BYTES_PER_PIXEL`` per pixel)."""
-    free = available_memory()
-    if free is not None and w * h * BYTES_PER_PIXEL > free:
-        need = w * h * BYTES_PER_PIXEL / 2 ** 30
-        raise InputError(f"stylizing {w}x{h} needs about {need:.1f} GB of memory, {free / 2 ** 30:.1f} GB is "
-                         f"free; try --max-size {suggest_max_size(w, h, free)}")
+    than this process may still use (see :data:`MEMORY_PER_PIXEL`)."""
+    per_pixel = MEMORY_PER_PIXEL.get(getattr(engine, "name", ""), FULL_MEMORY_PER_PIXEL)
+    room = memory_room()
+    if _fits(w, h, per_pixel, room) < 1.0:
+        have = min(r for r in room if r is not None)
+        raise InputError(f"stylizing {w}x{h} needs about {w * h * max(per_pixel) / 2 ** 30:.1f} GB of memory, "
+                         f"{max(have, 0) / 2 ** 30:.1f} GB is free; try --max-size "
+                         f"{suggest_max_size(w, h, engine, room)}")
 
 
 def stylize_sequence(engine, frames: Iterable[Tuple[np.ndarray, float]], style, strength: float,
@@ -254,7 +269,7 @@ def stylize_image_file(engine, job: Job, style, strength: float, preserve_color:
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise InputError(f"{job.src} is {w}x{h}; both sides need at least {MIN_SIDE} px")
-    check_memory(w, h)
+    check_memory(w, h, engine)
     if w * h > BIG_IMAGE_MP * 1e6:
         print(f"artem-vr: stylizing {job.src.name} ({w}x{h}, {w * h / 1e6:.0f} MP) ...", file=sys.stderr)
     out = stylize_one(engine, rgb, style, strength, preserve_color)
