@@ -134,9 +134,9 @@ def machine_info(device: str) -> dict:
 
 
 def print_table(rows) -> None:
-    print(f"{'engine':20s} {'model':8s} {'backend':40s} {'prec':5s} {'size':>10s} {'ms p50':>8s} {'ms p95':>8s} {'fps':>7s}")
+    print(f"{'engine':20s} {'model':9s} {'backend':40s} {'prec':5s} {'size':>10s} {'ms p50':>8s} {'ms p95':>8s} {'fps':>7s}")
     for r in rows:
-        print(f"{r['engine']:20s} {r['model']:8s} {r['backend']:40s} {r['precision']:5s} "
+        print(f"{r['engine']:20s} {r['model']:9s} {r['backend']:40s} {r['precision']:5s} "
               f"{r['width']:>5d}x{r['height']:<4d} {r['ms_p50']:8.2f} {r['ms_p95']:8.2f} {r['fps']:7.1f}")
 
 

@@ -157,3 +157,23 @@ def test_table_net_refuses_paintings_and_switches(full_engine, paintings):
     other = full_engine.for_style(str(paintings[0]))
     assert other.takes_paintings and other.for_style(3) is full_engine
     assert full_engine.for_style(str(paintings[1])) is other  # loaded once
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fp16_channels_last_and_graphs(paintings):
+    """On CUDA the arbitrary net runs like the others (fp16, channels_last, a captured graph for a
+    shape that repeats) and stays close to the float reference."""
+    from skimage import data
+
+    from artem_vr import StyleEngine
+    from helpers.arbitrary_reference import reference_uint8
+    from helpers.common import psnr
+
+    engine = StyleEngine.load("arbitrary", device="cuda")
+    assert engine.precision == "fp16" and engine.graphed is not None
+    photo = np.ascontiguousarray(data.astronaut()[:181, :322])
+    vector = lite_vector(paintings[0])
+    ref = reference_uint8(photo, vector)
+    for _ in range(3):  # eager, then captured, then replayed
+        assert psnr(engine.stylize(photo, style=vector), ref) >= 35
+    assert engine.graphed.graphs and engine.graphed.enabled
