@@ -77,6 +77,9 @@ def stylize_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-size", type=int, default=None, help="cap the longer side in pixels")
     p.add_argument("--crf", type=int, default=None, metavar="Q",
                    help="video quality, lower is better: 0..51 (default 20 for H.264, 32 for VP9 in .webm)")
+    p.add_argument("--stabilize", action=argparse.BooleanOptionalAction, default=True,
+                   help="videos: hold still regions and carry moving ones by optical flow, so strokes do not "
+                        "shimmer (default on)")
     return p
 
 
@@ -118,7 +121,7 @@ def cmd_stylize(argv: List[str]) -> int:
     engine = StyleEngine.load(args.model, device=args.device, backend=args.backend)
     try:
         failures = run_stylize(engine, jobs, style, args.strength, args.preserve_color, args.max_size,
-                               crf=args.crf, notes=notes)
+                               crf=args.crf, notes=notes, stabilize=args.stabilize)
     finally:
         for line in dict.fromkeys(notes):  # each remark once, after the work (or the interruption)
             print(f"artem-vr: note: {line}", file=sys.stderr)

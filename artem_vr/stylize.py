@@ -249,16 +249,22 @@ def check_memory(w: int, h: int, engine=None) -> None:
 
 
 def stylize_sequence(engine, frames: Iterable[Tuple[np.ndarray, float]], style, strength: float,
-                     preserve_color: bool, max_size: Optional[int], notes: Optional[list] = None
-                     ) -> Iterator[Tuple[np.ndarray, np.ndarray, float]]:
+                     preserve_color: bool, max_size: Optional[int], notes: Optional[list] = None,
+                     stabilize: bool = False) -> Iterator[Tuple[np.ndarray, np.ndarray, float]]:
     """The per-frame loop of videos and animations: ``(frame_rgb, t)`` -> ``(frame_rgb, out, t)``, both
-    ``(H,W,3) uint8`` RGB after ``--max-size``; ``t`` in seconds. Temporal steadying goes here."""
+    ``(H,W,3) uint8`` RGB after ``--max-size``; ``t`` in seconds. ``stabilize``: the live path's
+    temporal stabiliser (inference/stabilize.py) between the net and the output."""
+    from .inference.stabilize import Stabilizer
+
+    stabilizer = Stabilizer() if stabilize else None
     for frame_rgb, t in frames:
         frame_rgb = fit_max_size(frame_rgb, max_size, notes)
         if min(frame_rgb.shape[:2]) < MIN_SIDE:
             raise InputError(f"frames of {frame_rgb.shape[1]}x{frame_rgb.shape[0]} are too small; both sides "
                              f"need at least {MIN_SIDE} px")
         out = stylize_one(engine, frame_rgb, style, strength, preserve_color)
+        if stabilizer is not None:
+            out = stabilizer.apply(frame_rgb, out)
         yield frame_rgb, out, t
 
 
@@ -319,8 +325,9 @@ def stylize_animation_file(engine, job: Job, style, strength: float, preserve_co
 
 def stylize_video_file(engine, job: Job, style, strength: float, preserve_color: bool,
                        max_size: Optional[int], notes: Optional[list] = None, crf: Optional[int] = None,
-                       progress: bool = True) -> tuple:
-    """Frame by frame with each frame's own time, the audio copied; exact size (after ``--max-size``)."""
+                       progress: bool = True, stabilize: bool = True) -> tuple:
+    """Frame by frame with each frame's own time, the audio copied; exact size (after ``--max-size``);
+    ``stabilize``: hold still regions and carry moving ones (``--no-stabilize`` turns it off)."""
     from tqdm import tqdm
 
     writer = None
@@ -328,7 +335,8 @@ def stylize_video_file(engine, job: Job, style, strength: float, preserve_color:
         try:
             with tqdm(total=reader.info.frames, unit="frame", desc=job.src.name, file=sys.stderr,
                       disable=None if progress else True) as bar:
-                for _, out, t in stylize_sequence(engine, reader, style, strength, preserve_color, max_size, notes):
+                for _, out, t in stylize_sequence(engine, reader, style, strength, preserve_color, max_size, notes,
+                                                         stabilize):
                     if writer is None:
                         writer = VideoWriter(job.dst, (out.shape[1], out.shape[0]), reader.info.rate,
                                              audio_from=job.src if reader.info.audio else None,
@@ -349,7 +357,7 @@ def stylize_video_file(engine, job: Job, style, strength: float, preserve_color:
 
 def run_stylize(engine, jobs: Sequence[Job], style, strength: float, preserve_color: bool,
                 max_size: Optional[int], report: Callable[[str], None] = print, crf: Optional[int] = None,
-                notes: Optional[list] = None) -> int:
+                notes: Optional[list] = None, stabilize: bool = True) -> int:
     """Process every job; a broken input is reported and the rest still run. Returns failures.
     ``notes`` gathers one-line remarks (printed once each by the CLI)."""
     notes = [] if notes is None else notes
@@ -357,7 +365,8 @@ def run_stylize(engine, jobs: Sequence[Job], style, strength: float, preserve_co
     for job in jobs:
         try:
             if job.kind == "video":
-                w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size, notes, crf)
+                w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size, notes, crf,
+                                             stabilize=stabilize)
                 report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames)")
             elif job.kind == "animation":
                 w, h, n = stylize_animation_file(engine, job, style, strength, preserve_color, max_size, notes)

@@ -8,7 +8,9 @@ Each captured frame carries its number in its pixels: 9 large black/white cells 
 output is blended 50/50 with the input, so the stamp keeps enough contrast to be read back. The display reads its framebuffer back, decodes the number
 and looks up when that frame was captured: capture->display latency measured from the pixels,
 not from the pipeline's own bookkeeping (which is reported beside it). A second run makes
-inference artificially slower than capture (2x the frame period) to show latency stays flat.
+inference artificially slower than capture (2x the frame period) to show latency stays flat; one
+more runs with the stabiliser off, to show what it costs the live path (the source pans 3 px a
+frame, so every frame is a moving one: the stabiliser's dearest case).
 """
 from __future__ import annotations
 
@@ -145,12 +147,13 @@ class SlowedEngine:
         return out
 
 
-def run(engine, seconds, fps, size, slow_ms=None):
+def run(engine, seconds, fps, size, slow_ms=None, stabilize=True):
     source = StampedSource(size, fps)
     display = ReadbackDisplay(source, size)
     eng = SlowedEngine(engine, slow_ms) if slow_ms else engine
     # strength 0.5: the same network work, half the input mixed back in so the stamp stays legible
-    pipe = LivePipeline(source, eng, display, Controls(Settings(0, strength=0.5, hud=False)), size,
+    pipe = LivePipeline(source, eng, display, Controls(Settings(0, strength=0.5, hud=False,
+                                                                          stabilize=stabilize)), size,
                         model_name=engine.name)
     cpu0, t0 = os.times(), time.perf_counter()
     stopper = threading.Timer(seconds, pipe.controls.quit.set)
@@ -162,6 +165,8 @@ def run(engine, seconds, fps, size, slow_ms=None):
     half = len(lat) // 2
     return {
         "inference_slowed_to_ms": slow_ms,
+        "stabilize": stabilize,
+        "stabilizer_ms": stats["stabilize"]["ms"],
         "capture_fps": stats["fps"]["capture"], "inference_fps": stats["fps"]["inference"],
         "display_fps": stats["fps"]["present"],
         "latency_ms_from_pixels": {"p50": round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
@@ -190,13 +195,14 @@ def main() -> None:
     seconds = args.seconds or (10 if args.quick else 30)
     engine = StyleEngine.load(args.model, device=args.device)
     size = (320, 180)
-    rows = [run(engine, seconds, args.fps, size)]
+    rows = [run(engine, seconds, args.fps, size), run(engine, seconds, args.fps, size, stabilize=False)]
     rows.append(run(engine, seconds, args.fps, size, slow_ms=2 * 1000 / args.fps))
     print(f"model {engine.name} on {engine.device}, source {args.fps:.0f} fps {size[0]}x{size[1]}, display 60 Hz, "
           f"{seconds:.0f} s per run")
     for r in rows:
         lat = r["latency_ms_from_pixels"]
-        print(f"  inference {'normal' if not r['inference_slowed_to_ms'] else 'slowed to %.0f ms' % r['inference_slowed_to_ms']:>18}: "
+        print(f"  inference {'normal' if not r['inference_slowed_to_ms'] else 'slowed to %.0f ms' % r['inference_slowed_to_ms']:>18}"
+              f"{', stabiliser on ' if r['stabilize'] else ', stabiliser off'}: "
               f"display {r['display_fps']:5.1f} fps, inference {r['inference_fps']:5.1f} fps, latency p50 {lat['p50']} ms "
               f"p95 {lat['p95']} ms (1st half {lat['first_half_p50']}, 2nd half {lat['second_half_p50']}), dropped "
               f"{r['frames_dropped']}, CPU {r['cpu_percent']}%, peak RSS {r['peak_rss_mb']} MB")

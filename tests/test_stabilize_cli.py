@@ -50,3 +50,33 @@ def test_still_noisy_video_holds_still_and_a_cut_shows_at_once(tmp_path, style):
     assert texture_energy(still_s) >= 0.9 * texture_energy(still_r)
     # the first frame after the cut is the new scene's own stylization, with no ghost of the old one
     assert np.abs(steady[cut].astype(int) - raw[cut].astype(int)).max() <= 1
+
+
+def test_stylize_of_a_video_takes_the_same_flag(tmp_path):
+    """``artem-vr stylize clip.mp4`` stabilises by default; ``--no-stabilize`` gives the net's raw frames."""
+    import cv2
+    from skimage import data
+
+    from artem_vr.video import VideoReader, VideoWriter
+
+    a = cv2.resize(data.astronaut(), (128, 96), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(data.coffee(), (128, 96), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(9)
+    clip = tmp_path / "clip.mp4"
+    writer = VideoWriter(clip, (128, 96), rate=10, crf=0)
+    for k in range(10):
+        base = a if k < 7 else b
+        writer.write(np.clip(base + rng.normal(0, 2.0, base.shape), 0, 255).astype(np.uint8), k / 10)
+    writer.close()
+    got = {}
+    for flag in ("--stabilize", "--no-stabilize"):
+        out = tmp_path / f"{flag.strip('-')}.mp4"
+        proc = run_cli("stylize", clip, "-o", out, "--style", "3", flag, "--crf", "0", timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        with VideoReader(out) as reader:
+            got[flag] = [rgb for rgb, _ in reader]
+    steady, raw = got["--stabilize"], got["--no-stabilize"]
+    assert len(steady) == len(raw) == 10
+    assert mean_frame_change(steady[:7]) <= 0.3 * mean_frame_change(raw[:7])
+    assert texture_energy(steady[:7]) >= 0.9 * texture_energy(raw[:7])
+    assert np.abs(steady[7].astype(int) - raw[7].astype(int)).mean() < 2  # the cut shows at once
