@@ -34,7 +34,7 @@ class PaintingStyle:
 def painting_parts(spec: str) -> List[Tuple[str, float]]:
     """``"a.jpg:0.7,b.png:0.3"`` -> ``[("a.jpg", 0.7), ("b.png", 0.3)]``; a part whose text after its
     last ``:`` is no number is all path (``C:\\x.jpg``). A spec naming an existing file is that file."""
-    if Path(spec).expanduser().is_file():
+    if not spec.strip().isdigit() and Path(spec).expanduser().is_file():  # "3" is style 3, even beside a file "3"
         return [(spec, 1.0)]
     parts = []
     for part in (p.strip() for p in spec.split(",")):
