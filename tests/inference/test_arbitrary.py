@@ -146,6 +146,10 @@ def test_engine_api(paintings, _cache_dir):
     half = engine.stylize(photo, style=vector, strength=0.5)
     expect = (photo.astype(np.float32) + by_file) / 2
     assert np.abs(half - expect).max() <= 1.5  # --strength mixes pixels
+    kept = engine.stylize(photo, style=vector, preserve_color=True).astype(np.float32)
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    expect = np.clip(photo + ((by_file.astype(np.float32) - photo) @ luma)[..., None], 0, 255)
+    assert np.abs(kept - expect).max() <= 2  # --preserve-color: the photo's chroma, the painting's light
     with pytest.raises(UsageError, match="built-in style"):
         engine.stylize(photo, style=3)
     assert engine.style_label(str(paintings[0])) == "strokes.png"
