@@ -1,5 +1,10 @@
-"""The moderngl compositor: upload a stylized frame, upsample it (Catmull-Rom, optional sharpen)
-into any target framebuffer, letterboxed, with an optional HUD on top.
+"""The moderngl compositor: upload a stylized frame, upsample it into any target framebuffer,
+letterboxed, with an optional HUD on top.
+
+Upsampling: with the full-resolution source frame uploaded as a guide (:meth:`Compositor.upload`),
+joint bilateral upsampling (Kopf et al. 2007) plus ``detail`` of the source's fine luminance
+(shaders ``guide_down.frag`` then ``guided.frag``); without one, Catmull-Rom (``upsample.frag``) and
+the optional unsharp mask (``sharpen.frag``).
 
 Every GL object it makes is tracked in ``self._objects`` so tests can check that resizes and
 size changes do not leak. It runs on the thread that owns the GL context (the main thread).
@@ -14,6 +19,9 @@ from ..resources import shader_source
 
 Size = Tuple[int, int]
 
+SIGMA_R = 0.1    # guided upsampling: range sigma, luminance 0..1
+GUIDE_SWAPPED = ("bgr", "bgra")  # channel orders the guided shaders swizzle back to RGB
+
 
 def letterbox(src: Size, dst: Size) -> Tuple[int, int, int, int]:
     """``(x, y, w, h)`` of the largest rect with ``src``'s aspect centred inside ``dst``."""
@@ -27,11 +35,12 @@ def letterbox(src: Size, dst: Size) -> Tuple[int, int, int, int]:
 
 
 class Compositor:
-    def __init__(self, ctx, sharpen: float = 0.0):
+    def __init__(self, ctx, sharpen: float = 0.0, detail: float = 0.0):
         import moderngl
 
         self.ctx = ctx
         self.sharpen = float(sharpen)
+        self._detail = float(detail)
         self._objects = {}
         vert = shader_source("quad.vert")
         self._upsample = self._track("upsample", ctx.program(vertex_shader=vert, fragment_shader=shader_source("upsample.frag")))
@@ -39,13 +48,24 @@ class Compositor:
         self._overlay = self._track("overlay", ctx.program(vertex_shader=vert, fragment_shader=shader_source("overlay.frag")))
         self._world = self._track("world", ctx.program(vertex_shader=shader_source("screen.vert"),
                                                         fragment_shader=shader_source("upsample.frag")))
+        self._guide_down = self._track("guide_down", ctx.program(vertex_shader=vert,
+                                                                 fragment_shader=shader_source("guide_down.frag")))
+        self._guided = self._track("guided", ctx.program(vertex_shader=vert, fragment_shader=shader_source("guided.frag")))
+        self._world_guided = self._track("world_guided", ctx.program(vertex_shader=shader_source("screen.vert"),
+                                                                     fragment_shader=shader_source("guided.frag")))
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4")
         self._vbo = self._track("vbo", ctx.buffer(quad.tobytes()))
         self._vaos = {name: self._track(f"vao-{name}", ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
                       for name, prog in (("upsample", self._upsample), ("sharpen", self._sharpen),
-                                         ("overlay", self._overlay), ("world", self._world))}
+                                         ("overlay", self._overlay), ("world", self._world),
+                                         ("guide_down", self._guide_down), ("guided", self._guided),
+                                         ("world_guided", self._world_guided))}
         self._moderngl = moderngl
         self.texture = None        # the latest stylized frame
+        self.guide = None          # its full-resolution source frame, or None (plain upsampling)
+        self._guide_swap = False
+        self._lowres = None        # (fbo, texture): stylized rgb + guide luminance on the low-res grid
+        self._lowres_stale = True
         self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
         self._hud = None
         self.fade = 0.0
@@ -71,14 +91,41 @@ class Compositor:
     def source_size(self) -> Optional[Size]:
         return self.texture.size if self.texture is not None else None
 
-    def upload(self, rgb: np.ndarray) -> None:
-        """``rgb``: ``(H,W,3) uint8``, top row first. Reuses the texture while the size holds."""
+    @property
+    def detail(self) -> float:
+        """How much of the guide's fine luminance detail the guided upsampling adds back, 0..1."""
+        return self._detail
+
+    @detail.setter
+    def detail(self, value: float) -> None:
+        value = float(value)
+        if value != self._detail:
+            self._detail = value
+            self.version += 1
+
+    def upload(self, rgb: np.ndarray, guide: Optional[np.ndarray] = None, guide_order: str = "rgb") -> None:
+        """``rgb``: ``(H,W,3) uint8``, top row first. Reuses the texture while the size holds.
+
+        ``guide``: the full-resolution frame ``rgb`` was stylized from, ``(Hg,Wg,3|4) uint8`` in
+        ``guide_order`` ("rgb", "bgr" or "bgra", uploaded as it is and swizzled in the shader), top
+        row first; with one the picture is upsampled guided by it, without one by Catmull-Rom."""
         h, w = rgb.shape[:2]
         if self.texture is None or self.texture.size != (w, h):
             tex = self.ctx.texture((w, h), 3, alignment=1)
             tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
             self.texture = self._replace("source", tex)
         self.texture.write(np.ascontiguousarray(rgb), alignment=1)
+        if guide is None:
+            self.guide = self._replace("guide", None)
+        else:
+            gh, gw, comps = guide.shape[0], guide.shape[1], guide.shape[2] if guide.ndim == 3 else 1
+            if self.guide is None or self.guide.size != (gw, gh) or self.guide.components != comps:
+                tex = self.ctx.texture((gw, gh), comps, alignment=1)
+                tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+                self.guide = self._replace("guide", tex)
+            self.guide.write(np.ascontiguousarray(guide), alignment=1)
+            self._guide_swap = guide_order in GUIDE_SWAPPED
+        self._lowres_stale = True
         self.version += 1
 
     def set_hud(self, rgba: Optional[np.ndarray]) -> None:
@@ -102,9 +149,31 @@ class Compositor:
             self._content = (fbo, tex)
         return self._content
 
+    def _update_lowres(self) -> None:
+        """The guided path's first pass, once per upload: the stylized frame and the guide's mean
+        luminance over each of its pixels, as one RGBA float texture at the stylized size."""
+        size = self.texture.size
+        if self._lowres is None or self._lowres[1].size != size:
+            tex = self._replace("lowres-tex", self.ctx.texture(size, 4, dtype="f4"))
+            tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+            self._lowres = (self._replace("lowres-fbo", self.ctx.framebuffer(color_attachments=[tex])), tex)
+        if not self._lowres_stale:
+            return
+        self._lowres[0].use()
+        self.ctx.viewport = (0, 0, *size)
+        self.texture.use(0)
+        self.guide.use(1)
+        self._guide_down["src"].value = 0
+        self._guide_down["guide"].value = 1
+        self._guide_down["guide_swap"].value = self._guide_swap
+        self._vaos["guide_down"].render(self._moderngl.TRIANGLE_STRIP)
+        self._lowres_stale = False
+
     def render(self, fbo, size: Size, flip_y: bool = True, hud: bool = True,
                rect: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int, int, int]:
         """Draw into ``fbo`` of ``size``; returns the picture's rect. ``rect`` overrides letterboxing."""
+        if self.texture is not None and self.guide is not None:
+            self._update_lowres()
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
         fbo.clear(0.0, 0.0, 0.0, 1.0)
@@ -113,6 +182,13 @@ class Compositor:
         x, y, w, h = rect or letterbox(self.texture.size, size)
         if w <= 0 or h <= 0:
             return 0, 0, 0, 0
+        if self.guide is not None:  # the guide gives the edges: no unsharp mask (it would ring)
+            self._bind_guided(self._guided, flip_y)
+            self.ctx.viewport = (x, y, w, h)
+            self._vaos["guided"].render(self._moderngl.TRIANGLE_STRIP)
+            if hud and self._hud is not None:
+                self._draw_hud(size, flip_y)
+            return x, y, w, h
         self._bind_source(self._upsample, flip_y)
         tw, th = self.texture.size
         if self.sharpen > 0.0 and (w > tw or h > th):  # sharpening only helps an upsampled picture
@@ -140,16 +216,34 @@ class Compositor:
         prog["flip_y"].value = flip_y
         prog["fade"].value = float(self.fade)
 
+    def _bind_guided(self, prog, flip_y: bool) -> None:
+        self._lowres[1].use(0)
+        self.guide.use(1)
+        prog["lowres"].value = 0
+        prog["guide"].value = 1
+        prog["guide_swap"].value = self._guide_swap
+        prog["detail"].value = self._detail
+        prog["sigma_r"].value = SIGMA_R
+        prog["flip_y"].value = flip_y
+        prog["fade"].value = float(self.fade)
+
     def render_world(self, fbo, size: Size, mvp_bytes: bytes, background=(0.02, 0.02, 0.03)) -> None:
         """Draw the picture as a quad placed by ``mvp_bytes`` (column-major mat4), for VR."""
+        if self.texture is not None and self.guide is not None:
+            self._update_lowres()
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
         fbo.clear(*background, 1.0)
         if self.texture is None:
             return
-        self._bind_source(self._world, True)
-        self._world["mvp"].write(mvp_bytes)
-        self._vaos["world"].render(self._moderngl.TRIANGLE_STRIP)
+        name = "world_guided" if self.guide is not None else "world"
+        prog = self._objects[name]
+        if self.guide is not None:
+            self._bind_guided(prog, True)
+        else:
+            self._bind_source(prog, True)
+        prog["mvp"].write(mvp_bytes)
+        self._vaos[name].render(self._moderngl.TRIANGLE_STRIP)
 
     def draw_texture(self, texture, fbo, size: Size) -> None:
         """Letterbox any GL-convention texture (e.g. a VR eye) into ``fbo``: the VR mirror."""
@@ -180,4 +274,5 @@ class Compositor:
         for obj in self._objects.values():
             obj.release()
         self._objects.clear()
-        self.texture = self._content = self._hud = None
+        self.texture = self._content = self._hud = self.guide = self._lowres = None
+        self._lowres_stale = True

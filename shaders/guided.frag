@@ -1,0 +1,72 @@
+#version 330
+// Joint bilateral upsampling (Kopf et al. 2007) of the stylized frame with the full-resolution
+// source as the guide, plus the source's fine luminance detail:
+//   Y   = luminance of the guide at this pixel (bilinear, 4 texel fetches)
+//   w_q = k(q.x - u.x) k(q.y - u.y) * (exp(-(Y - L_q)^2 / (2 sigma_r^2)) + 1e-3)
+//         over the 4x4 low-res pixels q around u (u: this pixel in low-res coordinates, pixel
+//         centres mapped as in upsample.frag; L_q: mean guide luminance over q's footprint),
+//         k(t) = (1 - t^2/4)^2 for |t| < 2, else 0: a tap leaving the 4x4 window has weight 0,
+//         so the picture has no seams where u crosses a low-res pixel centre
+//   out = sum w_q S_q / sum w_q  +  detail * (Y - sum w_q L_q / sum w_q)
+// Colour and strokes come from the stylized frame S, edges from the guide; the detail term adds
+// back what the guide has that its own low-res version, weighted the same way, lacks (small text,
+// thin lines). lowres: rgb = S, a = L (guide_down.frag).
+uniform sampler2D lowres;
+uniform sampler2D guide;
+uniform bool guide_swap;
+uniform float detail;       // 0..1
+uniform float sigma_r;      // luminance, 0..1
+uniform bool flip_y;
+uniform float fade;         // 0 = picture, 1 = fully faded to the "no signal" grid
+in vec2 v_uv;
+out vec4 color;
+
+const vec3 LUMA = vec3(0.299, 0.587, 0.114);
+
+float guide_luma(ivec2 c) {
+    vec3 v = texelFetch(guide, c, 0).rgb;
+    return dot(guide_swap ? v.bgr : v, LUMA);
+}
+
+void main() {
+    vec2 uv = flip_y ? vec2(v_uv.x, 1.0 - v_uv.y) : v_uv;
+    ivec2 gsize = textureSize(guide, 0);
+    vec2 gp = uv * vec2(gsize) - 0.5;
+    vec2 gb = floor(gp);
+    vec2 gf = gp - gb;
+    ivec2 ghi = gsize - 1;
+    ivec2 g0 = clamp(ivec2(gb), ivec2(0), ghi);
+    ivec2 g1 = clamp(ivec2(gb) + 1, ivec2(0), ghi);
+    float y = mix(mix(guide_luma(g0), guide_luma(ivec2(g1.x, g0.y)), gf.x),
+                  mix(guide_luma(ivec2(g0.x, g1.y)), guide_luma(g1), gf.x), gf.y);
+
+    ivec2 lsize = textureSize(lowres, 0);
+    vec2 u = uv * vec2(lsize) - 0.5;
+    vec2 base = floor(u);
+    ivec2 hi = lsize - 1;
+    float inv_r = 0.5 / (sigma_r * sigma_r);
+    vec3 acc = vec3(0.0);
+    float acc_l = 0.0;
+    float acc_w = 0.0;
+    for (int j = -1; j <= 2; j++) {
+        for (int i = -1; i <= 2; i++) {
+            vec2 q = base + vec2(i, j);
+            vec4 s = texelFetch(lowres, clamp(ivec2(q), ivec2(0), hi), 0);
+            vec2 d = q - u;
+            float dl = y - s.a;
+            vec2 k = max(1.0 - 0.25 * d * d, 0.0);
+            float w = k.x * k.x * k.y * k.y * (exp(-dl * dl * inv_r) + 1e-3);
+            acc += s.rgb * w;
+            acc_l += s.a * w;
+            acc_w += w;
+        }
+    }
+    vec3 picture = clamp(acc / acc_w + detail * (y - acc_l / acc_w), 0.0, 1.0);
+    if (fade > 0.0) {
+        vec2 cell = fract(uv * vec2(16.0, 9.0));
+        float line = step(cell.x, 0.03) + step(cell.y, 0.05);
+        vec3 grid = mix(vec3(0.06, 0.07, 0.09), vec3(0.35, 0.4, 0.5), clamp(line, 0.0, 1.0));
+        picture = mix(picture, grid, fade);
+    }
+    color = vec4(picture, 1.0);
+}
