@@ -42,7 +42,9 @@ class LatestSlot:
                 return None
             if self._seq <= after:
                 return None
-            self._taken = max(self._taken, self._seq)
+            if self._seq > self._taken:
+                self._taken = self._seq
+                self._cond.notify_all()  # wakes a lock-step producer in wait_taken at once, not at its timeout
             return self._seq, self._item
 
     def latest(self) -> Tuple[int, Any]:
