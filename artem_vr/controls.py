@@ -83,6 +83,8 @@ class Controls:
                 return
             with self._lock:
                 newest = ticket == self._painting_request
+                if newest:
+                    self._notice = ("", 0.0)  # an older complaint no longer applies
             if newest:
                 self._update(style=style)
 

@@ -87,3 +87,20 @@ def _wait(condition, timeout=10.0):
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.01)
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("DISPLAY"), reason="needs an X display (Xvfb)")
+def test_window_drop_names_the_file_and_bad_drops_leave_the_style(art):
+    import json
+    import subprocess
+    import sys
+
+    from helpers.common import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "helpers" / "window_drop.py"), str(art["a"]),
+                           str(art["notes"]), str(art["b"])], capture_output=True, text=True, timeout=120)
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["rc"] == 0, proc.stderr
+    assert "style a.png" in report["start"]
+    assert "style a.png" in report["bad"] and "notes.txt" in report["notice"]  # style kept, banner up
+    assert "style b.jpg" in report["dropped"] and "style not changed" not in report["dropped"]
