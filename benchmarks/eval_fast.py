@@ -1,23 +1,33 @@
-"""Fast (pruned) vs full net: size, CPU speed, quality on held-out photos, and the resolution study.
+"""Students against issue 18's bar, "looks the same as the full net and holds still".
 
-    python benchmarks/eval_fast.py [--fast FILE] [--json FILE] [--picture FILE] [--repeats N]
+    python benchmarks/eval_fast.py [--nets fast balanced] [--candidate FILE ...] [--json FILE]
+                                   [--record] [--picture FILE] [--repeats N] [--quick]
 
-Quality: PSNR/SSIM of fast vs full at the same resolution, per style, on photos never used for
-training (scikit-image's chelsea and coffee) and on held-out synthetic screens (another seed).
-Speed: both nets interleaved in one run (fast, full, fast, full, ...), median ms, at 320x180 and
-640x360, with each CPU backend (onnxruntime, the default, and torch); timed as in
-bench_inference.py (each net runs twice back to back per round and the second run is timed).
-Resolution study: with the full net at the photo's own resolution as the reference, how close are
-(a) fast at the live size, upsampled, and (b) full at the live size, upsampled?
-Two references for reading those numbers: the full net against itself with the photo moved by
-1, 2 or 4 pixels (outputs realigned, 16-pixel margins left out), which shows how much of the
-texture is tied to the net's stride-4 grid; and the CPU time (onnxruntime, interleaved) of the
-whole full net, of its first three layers alone (everything up to the residual trunk), and of a
-learned stem in front of the full net's own trunk and tail.
+For each net (the shipped ``fast`` and ``balanced``, and any candidate file), through
+``StyleEngine.load(net, device="cpu").stylize`` at 320x180 (the photo fitted into that box), the
+ten styles below, against the full net (measures in ``artem_vr/training/quality.py``, 16-px
+margins dropped):
+
+- A: PSNR after a sigma-2 blur, mean over styles and pictures; passes at or above the full net
+  against itself with the photo moved 2 px (same pictures and styles, realigned).
+- B: relative distance of style embeddings; passes at mean <= 0.05 and worst style <= 0.08.
+- C: Sobel texture ratio; passes at >= 0.90.
+- steadiness: mean squared frame-to-frame change over 10 noisy frames (sigma 2 grey levels) of
+  each held-out photo, over the full net's; passes at <= 0.5 on average and for styles 3 and 13.
+- speed: onnxruntime CPU at 320x180, interleaved with the full net in one run; passes at >= 2.5x.
+- PSNR against the full net: information only.
+
+The bar is judged on the held-out photos (scikit-image's chelsea and coffee, never used for
+training); held-out synthetic screens (seed 999; training screens use other seeds) are reported
+beside it. ``--record`` writes each shipped net's verdict with its file's SHA-256 to
+``models/quality_bar.json``, which ``--model auto`` reads (artem_vr/inference/quality_bar.py).
+Earlier versions of this script measured pixel PSNR/SSIM, a resolution study and the CPU time of
+the full net's head (README, benchmarks/results/eval_fast_cpu*.json; git history before issue 18).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -36,20 +46,16 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from interleave import interleaved  # noqa: E402
 
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
+from artem_vr.training import quality as q  # noqa: E402
 from artem_vr.training.data import HELD_OUT, load_photos, synthetic_screen  # noqa: E402
 
 STYLES = (0, 3, 5, 7, 9, 11, 13, 17, 21, 25)
+STEADY_STYLES = (3, 13)  # the bar's steadiness must hold for these styles at least
+BOX = (320, 180)
 
 
 def psnr(a, b) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 99.0 if mse == 0 else float(10 * np.log10(255 ** 2 / mse))
-
-
-def ssim(a, b) -> float:
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+    return q.psnr(a, b)
 
 
 def resize(img, size, method="lanczos"):
@@ -65,192 +71,197 @@ def fit(img, box):
     return resize(img, (max(32, round(w * s)), max(32, round(h * s))))
 
 
-def speed(fast, full, sizes, repeats, backend):
+def references(full, pictures, styles):
+    """Per picture set: the full net's outputs and its 2-px-shift blurred PSNR, per style."""
+    out = {}
+    for s in styles:
+        out[s] = {"teacher": {k: full.stylize(img, s) for k, img in pictures.items()},
+                  "shift2": float(np.mean([q.shifted_blurred_psnr(lambda x: full.stylize(x, s), img, q.SHIFT_PX)
+                                           for img in pictures.values()]))}
+    return out
+
+
+def looks(engine, pictures, refs, embedder):
+    """A, B, C and PSNR per style (means over ``pictures``) and their overall means."""
     rows = []
-    for w, h in sizes:
-        x = torch.rand(1, 3, h, w)
-        times = interleaved({"fast": lambda: fast.stylize_tensor(x, 3), "full": lambda: full.stylize_tensor(x, 3)},
-                            repeats)
-        med = {k: float(np.median(v)) for k, v in times.items()}
-        rows.append({"backend": backend, "width": w, "height": h, "fast_ms": round(med["fast"], 2), "full_ms": round(med["full"], 2),
-                     "speedup": round(med["full"] / med["fast"], 2)})
-    return rows
+    for s, ref in refs.items():
+        m = [q.compare(engine.stylize(img, s), ref["teacher"][k], embedder) for k, img in pictures.items()]
+        rows.append({"style": s, **{key: round(float(np.mean([r[key] for r in m])), 4) for key in m[0]},
+                     "shift2_reference": round(ref["shift2"], 3)})
+    mean = {key: round(float(np.mean([r[key] for r in rows])), 4)
+            for key in ("blurred_psnr", "embedding", "texture", "psnr", "shift2_reference")}
+    worst = max(rows, key=lambda r: r["embedding"])
+    verdict = {"A": mean["blurred_psnr"] >= mean["shift2_reference"],
+               "B": mean["embedding"] <= q.BAR["embedding_mean"] and worst["embedding"] <= q.BAR["embedding_worst"],
+               "C": mean["texture"] >= q.BAR["texture"]}
+    return {"per_style": rows, "mean": mean, "worst_style_embedding": {"style": worst["style"],
+                                                                       "embedding": worst["embedding"]},
+            "pass": verdict}
 
 
-def quality(fast, full, images, box):
-    per_style = []
-    for s in STYLES:
-        p, q = [], []
-        for img in images.values():
-            small = fit(img, box)
-            a, b = fast.stylize(small, s), full.stylize(small, s)
-            p.append(psnr(a, b))
-            q.append(ssim(a, b))
-        per_style.append({"style": s, "psnr": round(float(np.mean(p)), 2), "ssim": round(float(np.mean(q)), 4)})
-    return per_style
+def steadiness(engine, photos, styles, frames):
+    """Per style: mean over photos of quality.steadiness (same noise seeds for every net)."""
+    return {s: float(np.mean([q.steadiness(lambda x: engine.stylize(x, s), p, frames=frames, seed=i)
+                              for i, p in enumerate(photos.values())])) for s in styles}
 
 
-def shift_reference(full, photos, box=(320, 180), shifts=(1, 2, 4), margin=16):
-    """PSNR of the full net against itself on the same photo moved ``k`` pixels to the left."""
-    rows = []
-    for k in shifts:
-        values = []
-        for s in STYLES:
-            for img in photos.values():
-                small = fit(img, box)
-                w = small.shape[1] - 8  # both crops the same size, a multiple of 4
-                a = full.stylize(np.ascontiguousarray(small[:, :w]), s)
-                b = full.stylize(np.ascontiguousarray(small[:, k:k + w]), s)
-                values.append(psnr(a[margin:-margin, k + margin:-margin], b[margin:-margin, margin:-margin - k]))
-        rows.append({"shift_px": k, "psnr": round(float(np.mean(values)), 2)})
-    return rows
+def speed(engines, full, repeats):
+    x = torch.rand(1, 3, BOX[1], BOX[0])
+    runners = {"full": lambda: full.stylize_tensor(x, 3)}
+    runners.update({name: (lambda e=e: e.stylize_tensor(x, 3)) for name, e in engines.items()})
+    med = {k: float(np.median(v)) for k, v in interleaved(runners, repeats).items()}
+    return {name: {"ms": round(med[name], 2), "full_ms": round(med["full"], 2), "speedup": round(med["full"] / med[name], 2)}
+            for name in engines}
 
 
-def head_time(full_engine, repeats, size=(320, 180)):
-    """Median ms, onnxruntime, interleaved, of (a) the whole full net, (b) its contracting layers
-    alone (to the trunk's input): no net that computes them can be faster than this, and (c) the
-    fast net's learned stem (24, 48) in front of the full net's own trunk and tail (its expanding
-    convs rewritten exactly at half resolution): the fastest net that keeps all of the full net
-    after its head. Timing only, so (c) runs with untrained stem weights."""
-    import io
-    import warnings
-    from dataclasses import replace
-
-    from artem_vr.inference.generator import PackedStyle, StyleGenerator, affine_table
-    from artem_vr.inference.onnx_backend import cpu_session, export_onnx
-
-    generator = full_engine.generator.float().cpu().eval()
-    table, offsets = affine_table(generator)
-
-    class Head(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.generator = generator
-
-        def forward(self, x, affine):
-            return self.generator.features(x, PackedStyle(affine, offsets))
-
-    affine = (torch.eye(generator.num_styles)[3:4] @ table).numpy()
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Head(), (torch.rand(1, 3, 64, 64), torch.from_numpy(affine)), buf,
-                          input_names=["image", "affine"], output_names=["features"],
-                          dynamic_axes={"image": {2: "height", 3: "width"}}, opset_version=17, dynamo=False)
-
-    stem_and_full_rest = StyleGenerator(replace(generator.config, stem=(24, 48), polyphase=True)).eval()
-    sessions = {"head": cpu_session(buf.getvalue()), "full": cpu_session(export_onnx(generator)),
-                "stem": cpu_session(export_onnx(stem_and_full_rest))}
-    image = np.random.default_rng(0).random((1, 3, size[1], size[0]), dtype=np.float32)
-    feeds = {"head": {"image": image, "affine": affine}, "full": {"image": image, "affine": affine},
-             "stem": {"image": image, "affine": (torch.eye(generator.num_styles)[3:4]
-                                                 @ affine_table(stem_and_full_rest)[0]).numpy()}}
-    times = interleaved({name: (lambda s=sess, f=feeds[name]: s.run(None, f)) for name, sess in sessions.items()},
-                        repeats, warmup=2)
-    med = {name: float(np.median(v)) for name, v in times.items()}
-    return {"width": size[0], "height": size[1], "head_ms": round(med["head"], 2), "full_ms": round(med["full"], 2),
-            "head_share": round(med["head"] / med["full"], 3), "budget_2_5x_ms": round(med["full"] / 2.5, 2),
-            "stem_and_full_trunk_tail_ms": round(med["stem"], 2),
-            "stem_and_full_trunk_tail_speedup": round(med["full"] / med["stem"], 2)}
+def judge(photos_look, steady, full_steady, speed_row) -> dict:
+    ratio = {s: steady[s] / max(full_steady[s], 1e-12) for s in steady}
+    mean_ratio = float(np.mean(list(steady.values())) / max(np.mean(list(full_steady.values())), 1e-12))
+    steady_pass = mean_ratio <= q.BAR["steadiness"] and all(ratio[s] <= q.BAR["steadiness"] for s in STEADY_STYLES
+                                                            if s in ratio)
+    looks_same = all(photos_look["pass"].values())
+    return {"A_blurred_psnr": photos_look["mean"]["blurred_psnr"], "A_reference": photos_look["mean"]["shift2_reference"],
+            "B_embedding_mean": photos_look["mean"]["embedding"],
+            "B_embedding_worst": photos_look["worst_style_embedding"]["embedding"],
+            "C_texture": photos_look["mean"]["texture"], "psnr": photos_look["mean"]["psnr"],
+            "steadiness_vs_full": round(mean_ratio, 3),
+            "steadiness_vs_full_per_style": {str(s): round(r, 3) for s, r in ratio.items()},
+            "speedup": speed_row["speedup"], "ms": speed_row["ms"], "full_ms": speed_row["full_ms"],
+            "pass": {**photos_look["pass"], "steadiness": steady_pass, "speed": speed_row["speedup"] >= q.BAR["speedup"]},
+            "looks_same": looks_same,
+            "passes": looks_same and steady_pass and speed_row["speedup"] >= q.BAR["speedup"]}
 
 
-def resolution_study(fast, full, photos, box=(320, 180)):
-    rows = []
-    for s in (3, 9, 13, 21):
-        r = {"style": s, "fast_low_up": [], "full_low_up": []}
-        for img in photos.values():
-            ref = full.stylize(img, s)
-            small = fit(img, box)
-            up = lambda x: resize(x, (img.shape[1], img.shape[0]), "bicubic")  # noqa: E731
-            r["fast_low_up"].append(psnr(up(fast.stylize(small, s)), ref))
-            r["full_low_up"].append(psnr(up(full.stylize(small, s)), ref))
-        rows.append({"style": s, "fast_low_res_upsampled_psnr": round(float(np.mean(r["fast_low_up"])), 2),
-                     "full_low_res_upsampled_psnr": round(float(np.mean(r["full_low_up"])), 2)})
-    return rows
-
-
-def side_by_side(fast, full, photo, path, styles=(3, 9, 13, 21), name="fast"):
+def side_by_side(engines, full, photo, path, styles=(3, 9, 13, 21)):
+    """Input, full, full on the photo moved 1 px (realigned), then each net, one row per style."""
     from PIL import Image, ImageDraw, ImageFont
 
-    small = fit(photo, (320, 180))
-    h, w = small.shape[:2]
+    small = fit(photo, BOX)
+    w = small.shape[1] - 8
+    base = np.ascontiguousarray(small[:, :w])
+    moved_in = np.ascontiguousarray(small[:, 1:1 + w])
+    h = small.shape[0]
+    cols = 3 + len(engines)
     font = ImageFont.load_default(size=14)
-    sheet = Image.new("RGB", (3 * w + 4 * 6, len(styles) * (h + 22) + 6), (24, 24, 28))
+    sheet = Image.new("RGB", (cols * (w + 6) + 6, len(styles) * (h + 22) + 6), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
     for r, s in enumerate(styles):
         y = 6 + r * (h + 22)
-        for c, (label, img) in enumerate((("input", small), (f"full, style {s}", full.stylize(small, s)),
-                                          (f"{name}, style {s}", fast.stylize(small, s)))):
+        moved = full.stylize(moved_in, s)
+        moved = np.concatenate([moved[:, :1], moved[:, :-1]], 1)  # realigned: column x shows input column x
+        tiles = [("input", base), (f"full, style {s}", full.stylize(base, s)), ("full, photo moved 1 px", moved)]
+        tiles += [(f"{name}, style {s}", e.stylize(base, s)) for name, e in engines.items()]
+        for c, (label, img) in enumerate(tiles):
             x = 6 + c * (w + 6)
             draw.text((x, y), label, fill=(235, 235, 235), font=font)
             sheet.paste(Image.fromarray(img), (x, y + 18))
-    sheet.save(path, quality=88)
+    sheet.save(path, quality=90)
+
+
+def write_record(path: Path, result: dict, shipped) -> None:
+    from artem_vr.inference.quality_bar import file_sha256
+
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    nets = old.get("nets", {}) if isinstance(old.get("nets"), dict) else {}
+    for name in shipped:
+        r = result["nets"][name]
+        nets[name] = {"sha256": file_sha256(Path(r["file"])), "device": "cpu", "measured": result["date"],
+                      **{k: r[k] for k in ("looks_same", "passes", "pass", "A_blurred_psnr", "A_reference",
+                                           "B_embedding_mean", "B_embedding_worst", "C_texture",
+                                           "steadiness_vs_full", "speedup")}}
+    data = {"about": "issue 18's bar per shipped net, written by benchmarks/eval_fast.py --record; read by "
+                     "--model auto (artem_vr/inference/quality_bar.py), which trusts an entry only while the "
+                     "model file's SHA-256 matches", "bar": q.BAR, "nets": nets}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fast", default=str(ROOT / "models" / "fast.safetensors"))
+    ap.add_argument("--nets", nargs="*", default=["fast", "balanced"], help="shipped nets (default fast balanced)")
+    ap.add_argument("--candidate", nargs="*", default=[], help="other .safetensors files to judge")
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--picture", help="write a full-vs-fast side-by-side JPEG here")
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--record", action="store_true", help="write the shipped nets' verdicts to models/quality_bar.json")
+    ap.add_argument("--picture", help="write a side-by-side JPEG (input, full, full moved 1 px, each net) here")
+    ap.add_argument("--repeats", type=int, default=15, help="timing rounds (default 15)")
+    ap.add_argument("--quick", action="store_true", help="4 styles, 5 noisy frames, 7 timing rounds")
     args = ap.parse_args()
 
-    fast = StyleEngine.load(args.fast, device="cpu")
+    styles = (3, 9, 13, 21) if args.quick else STYLES
+    frames = 5 if args.quick else q.STEADY_FRAMES
+    repeats = 7 if args.quick else args.repeats
+    names = list(args.nets) + [str(c) for c in args.candidate]
+    engines = {n: StyleEngine.load(n, device="cpu") for n in names}
     full = StyleEngine.load("full", device="cpu")
-    photos = dict(zip(HELD_OUT, load_photos(HELD_OUT)))
+    embedder = q.StyleEmbedder()
+    photos = {k: fit(img, BOX) for k, img in zip(HELD_OUT, load_photos(HELD_OUT))}
     rng = np.random.default_rng(999)  # training screens use other seeds
-    screens = {f"screen{i}": synthetic_screen(rng) for i in range(2)}
-    result = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__},
-        "params": {"fast": sum(p.numel() for p in fast.generator.parameters()),
-                   "full": sum(p.numel() for p in full.generator.parameters())},
-        "gmacs_320x180": {"fast": round(fast.config.macs(320, 180) / 1e9, 3),
-                          "full": round(full.config.macs(320, 180) / 1e9, 3)},
-        "fast_config": json.loads(fast.config.to_json()),
-        "speed_cpu": [row for backend in ("onnxruntime", "torch")
-                      for row in speed(StyleEngine.load(args.fast, device="cpu", backend=backend),
-                                       StyleEngine.load("full", device="cpu", backend=backend),
-                                       [(320, 180), (640, 360)], args.repeats, backend)],
-        "quality_photos_320x180": quality(fast, full, photos, (320, 180)),
-        "quality_photos_640x360": quality(fast, full, photos, (640, 360)),
-        "quality_screens_320x180": quality(fast, full, screens, (320, 180)),
-        "resolution_study": resolution_study(fast, full, photos),
-        "reference_full_vs_shifted_full_320x180": shift_reference(full, photos),
-        "reference_full_head_cpu": head_time(full, args.repeats),
-    }
-    for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
-        rows = result[key]
-        result[key + "_mean"] = {"psnr": round(float(np.mean([r["psnr"] for r in rows])), 2),
-                                 "ssim": round(float(np.mean([r["ssim"] for r in rows])), 4)}
-    print(f"params      fast {result['params']['fast']:>8,}   full {result['params']['full']:>8,}")
-    print(f"GMACs 320x180  fast {result['gmacs_320x180']['fast']}   full {result['gmacs_320x180']['full']}")
-    print("\nCPU speed (median ms, interleaved)")
-    for r in result["speed_cpu"]:
-        print(f"  {r['backend']:<12} {r['width']}x{r['height']:<5} fast {r['fast_ms']:7.2f}   full {r['full_ms']:7.2f}   x{r['speedup']}")
-    for key in ("quality_photos_320x180", "quality_photos_640x360", "quality_screens_320x180"):
-        print(f"\n{key} (fast vs full, same resolution)")
-        for r in result[key]:
-            print(f"  style {r['style']:>2}  PSNR {r['psnr']:6.2f} dB  SSIM {r['ssim']:.4f}")
-        m = result[key + "_mean"]
-        print(f"  mean      PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.4f}")
-    print("\nresolution study: PSNR vs the full net at the photo's own resolution")
-    for r in result["resolution_study"]:
-        print(f"  style {r['style']:>2}  fast@320x180 up {r['fast_low_res_upsampled_psnr']:6.2f} dB   "
-              f"full@320x180 up {r['full_low_res_upsampled_psnr']:6.2f} dB")
-    print("\nreference: the full net against itself, photo moved k pixels (320x180)")
-    for r in result["reference_full_vs_shifted_full_320x180"]:
-        print(f"  {r['shift_px']} px  PSNR {r['psnr']:6.2f} dB")
-    h = result["reference_full_head_cpu"]
-    print(f"\nreference: the full net's layers before the trunk alone, onnxruntime {h['width']}x{h['height']}: "
-          f"{h['head_ms']} ms of the whole net's {h['full_ms']} ms ({h['head_share']:.0%}); 2.5x is {h['budget_2_5x_ms']} ms")
-    print(f"reference: a learned stem in front of the full net's own trunk and tail: {h['stem_and_full_trunk_tail_ms']} ms "
-          f"(x{h['stem_and_full_trunk_tail_speedup']})")
+    screens = {f"screen{i}": fit(synthetic_screen(rng), BOX) for i in range(2)}
+
+    speeds = speed(engines, full, repeats)
+    photo_refs, screen_refs = references(full, photos, styles), references(full, screens, styles)
+    full_steady = steadiness(full, photos, styles, frames)
+    result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__},
+              "conditions": {"size": list(BOX), "styles": list(styles), "photos": list(photos),
+                             "screens": "2 synthetic, seed 999", "noisy_frames": frames, "timing_rounds": repeats,
+                             "bar": q.BAR},
+              "full_steadiness": {str(s): v for s, v in full_steady.items()}, "nets": {}}
+    for name, engine in engines.items():
+        photos_look = looks(engine, photos, photo_refs, embedder)
+        row = judge(photos_look, steadiness(engine, photos, styles, frames), full_steady, speeds[name])
+        row.update(file=_model_file(name), params=sum(
+            p.numel() for p in engine.generator.parameters()), photos=photos_look,
+            screens=looks(engine, screens, screen_refs, embedder))
+        result["nets"][name] = row
+    print_table(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.record:
+        from artem_vr.resources import models_dir
+
+        write_record(models_dir() / "quality_bar.json", result, [n for n in args.nets if n in ("fast", "balanced")])
     if args.picture:
-        side_by_side(fast, full, photos["coffee"], args.picture, name=Path(args.fast).stem)
+        side_by_side(engines, full, load_photos(["coffee"])[0], args.picture)
+
+
+def _model_file(name: str) -> str:
+    from artem_vr.inference.engine import resolve_model_path
+
+    return str(resolve_model_path(name))
+
+
+def print_table(result: dict) -> None:
+    def mark(ok):
+        return "ok" if ok else "NO"
+
+    print(f"bar: A >= full moved {q.SHIFT_PX} px, B <= {q.BAR['embedding_mean']} (worst style "
+          f"{q.BAR['embedding_worst']}), C >= {q.BAR['texture']}, steadiness <= {q.BAR['steadiness']}x full, "
+          f"speed >= {q.BAR['speedup']}x   ({result['conditions']['size'][0]}x{result['conditions']['size'][1]}, "
+          f"held-out photos)")
+    print(f"{'net':<28} {'A dB (ref)':>14} {'B mean/worst':>14} {'C':>6} {'steady':>7} {'speed':>6} {'PSNR':>6}  verdict")
+    for name, r in result["nets"].items():
+        p = r["pass"]
+        print(f"{Path(name).name[:28]:<28} {r['A_blurred_psnr']:6.2f} ({r['A_reference']:5.2f}) "
+              f"{r['B_embedding_mean']:6.3f}/{r['B_embedding_worst']:.3f} {r['C_texture']:6.3f} "
+              f"{r['steadiness_vs_full']:6.2f}x {r['speedup']:5.2f}x {r['psnr']:6.2f}  "
+              f"A {mark(p['A'])} B {mark(p['B'])} C {mark(p['C'])} steady {mark(p['steadiness'])} "
+              f"speed {mark(p['speed'])} -> {'PASSES' if r['passes'] else 'fails'}")
+    for name, r in result["nets"].items():
+        print(f"\n{Path(name).name}: per style (photos | screens)   A dB  ref   B      C      steady  PSNR")
+        steady = r["steadiness_vs_full_per_style"]
+        for a, b in zip(r["photos"]["per_style"], r["screens"]["per_style"]):
+            print(f"  style {a['style']:>2}  photos  {a['blurred_psnr']:6.2f} {a['shift2_reference']:5.2f} "
+                  f"{a['embedding']:6.3f} {a['texture']:6.3f} {steady[str(a['style'])]:6.2f}x {a['psnr']:6.2f}"
+                  f"   | screens {b['blurred_psnr']:6.2f} {b['shift2_reference']:5.2f} {b['embedding']:6.3f} "
+                  f"{b['texture']:6.3f} {b['psnr']:6.2f}")
+        m = r["screens"]["mean"]
+        print(f"  screens mean: A {m['blurred_psnr']:.2f} (ref {m['shift2_reference']:.2f}) B {m['embedding']:.3f} "
+              f"C {m['texture']:.3f} -> A {mark(r['screens']['pass']['A'])} B {mark(r['screens']['pass']['B'])} "
+              f"C {mark(r['screens']['pass']['C'])}")
 
 
 if __name__ == "__main__":
