@@ -17,7 +17,7 @@ class LiveConfig:
     strength: float
     preserve_color: bool
     device: str
-    infer_size: Optional[Size]     # None: the device's default box, never upscaling
+    infer_size: Optional[Union[Size, str]]  # WxH, "auto" (dynamic), None: auto for live sources, else fixed
     size: Optional[Size]           # window size / output size (None: default / source size)
     frames: Optional[int]
     stats: Optional[str]
@@ -29,5 +29,7 @@ class LiveConfig:
     vr_distance: float = 2.0       # metres to the floating screen
     vr_width: float = 2.4          # its width in metres
     backend: str = "auto"          # "auto" | "torch" | "onnxruntime"
+    budget_ms: Optional[float] = None   # --infer-size auto: ms per frame (None: the source's period)
     stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)
+    detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)
     style_dir: Optional[Tuple[str, ...]] = None   # painting files cycled with , and . (--style-dir)

@@ -17,6 +17,7 @@ class Settings:
     preserve_color: bool = False
     hud: bool = True
     stabilize: bool = True   # hold still regions, carry moving ones (inference/stabilize.py)
+    detail: float = 0.0      # source detail the compositor adds back, 0..1 (--detail, D/Shift+D)
     version: int = 0
 
 
@@ -117,6 +118,11 @@ class Controls:
 
     def toggle_color(self) -> Settings:
         return self._update(preserve_color=not self.settings.preserve_color)
+
+    def change_detail(self, delta: float) -> Settings:
+        """More (D) or less (Shift+D) of the source's fine detail, clamped to 0..1; only the
+        compositor uses it, so no frame is inferred again."""
+        return self._update(detail=round(min(1.0, max(0.0, self.settings.detail + delta)), 2))
 
     def toggle_stabilize(self) -> Settings:
         return self._update(stabilize=not self.settings.stabilize)

@@ -16,6 +16,13 @@ from .errors import InputError, UsageError
 
 CPU_INFER_BOX = (320, 180)
 CUDA_INFER_BOX = (1280, 720)
+# --detail when not given: how much of the source's fine luminance the guided upsampling adds back.
+# Screens: the level bench_readable measured as readable (README "A desktop you can still read");
+# cameras, videos, images: lower, so a photo stays a painting and sensor noise is not drawn back in.
+DEFAULT_DETAIL = {"screen": 0.75, "camera": 0.25}
+# --infer-size auto: floor, ceiling and first size per device
+AUTO_CPU = ((192, 108), (960, 540), CPU_INFER_BOX)
+AUTO_CUDA = ((320, 180), (1920, 1080), CUDA_INFER_BOX)
 
 
 def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -32,8 +39,15 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     _add_model_options(p, "auto")  # the live modes: the fastest net that looks like the full one
     p.add_argument("--style-dir", metavar="DIR",
                    help="window: a folder of paintings, cycled as styles with , and . (the arbitrary net)")
-    p.add_argument("--infer-size", type=parse_size, metavar="WxH",
-                   help="inference resolution box, aspect kept (default 320x180 on CPU, 1280x720 on CUDA)")
+    p.add_argument("--infer-size", type=_infer_size, metavar="WxH|auto",
+                   help="inference resolution box, aspect kept; auto (default for live sources) picks the largest "
+                        "size that keeps inference within the budget and adapts to the load; fixed default for "
+                        "--output from a video or image: 320x180 on CPU, 1280x720 on CUDA")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--budget-ms", type=float, metavar="MS",
+                        help="with --infer-size auto: inference time per frame to stay within (default: the "
+                             "source's frame period; in VR half the headset's frame time)")
+    budget.add_argument("--target-fps", type=float, metavar="N", help="with --infer-size auto: the same as 1000/N ms")
     p.add_argument("--size", type=parse_size, metavar="WxH",
                    help="window size, or output size for --output (default: the source's size)")
     p.add_argument("--frames", type=int, metavar="N", help="stop after N frames shown/written")
@@ -41,6 +55,10 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
                    help="per-stage fps/latency overlay (default: on in the window, off in files)")
     p.add_argument("--sharpen", type=float, default=0.3, help="sharpening after upsampling, 0..1 (default 0.3)")
+    p.add_argument("--detail", type=float, default=None, metavar="F",
+                   help="0..1: the source's fine detail (small text, thin lines) added back when upsampling, "
+                        f"guided by the full-resolution frame (default {DEFAULT_DETAIL['screen']:g} for screens, "
+                        f"{DEFAULT_DETAIL['camera']:g} otherwise; D / Shift+D in the window)")
     p.add_argument("--stabilize", action=argparse.BooleanOptionalAction, default=True,
                    help="hold still regions and carry moving ones by optical flow, so strokes do not "
                         "shimmer (default on; T toggles it in the window)")
@@ -65,6 +83,9 @@ def build_config(args) -> LiveConfig:
         raise UsageError("--vr-distance must be 0.3..50 m and --vr-width 0.1..50 m")
     if not 0.0 <= args.sharpen <= 1.0:
         raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
+    if args.detail is not None and not 0.0 <= args.detail <= 1.0:
+        raise UsageError(f"--detail must be between 0 and 1, got {args.detail}")
+    budget_ms = _budget(args)
     style = resolve_style_arg(args)  # paintings read and their vectors made before any model loads
     style_dir = painting_files(args.style_dir) if getattr(args, "style_dir", None) else None
     if args.stats and not Path(args.stats).expanduser().resolve().parent.is_dir():
@@ -73,13 +94,16 @@ def build_config(args) -> LiveConfig:
     source = args.source or "webcam"
     vr_view = args.vr_view or ("screen" if source.startswith("screen") else "fill")
     hud = args.hud if args.hud is not None else mode == "window"
+    detail = args.detail if args.detail is not None else DEFAULT_DETAIL[
+        "screen" if source.split(":")[0].strip().lower() == "screen" else "camera"]
     return LiveConfig(mode=mode, output=args.output, source=source,
                       style=style if not isinstance(style, str) else _style_value(style), style_dir=style_dir,
                       model=args.model, strength=args.strength, preserve_color=args.preserve_color,
                       device=args.device, infer_size=args.infer_size, size=args.size, frames=args.frames,
+                      budget_ms=budget_ms,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
-                      backend=args.backend, stabilize=args.stabilize)
+                      backend=args.backend, stabilize=args.stabilize, detail=detail)
 
 
 def _style_value(spec: str):
@@ -114,7 +138,7 @@ def run_live(args) -> int:
     device = resolve_device(config.device)
     source = parse_source(config.source, offline=config.mode == "file", frames=config.frames)
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
-                                 stabilize=config.stabilize))
+                                 stabilize=config.stabilize, detail=config.detail))
     controls.paintings = list(config.style_dir or ())
     sink = make_sink(config, controls, source)
     pipeline = None
@@ -126,8 +150,13 @@ def run_live(args) -> int:
             controls.num_styles = engine.num_styles
         elif getattr(args, "table_model", None):
             engine.table_model = args.table_model  # the net that arrows and 0-9 switch back to
-        box = config.infer_size or (CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
-        pipeline = LivePipeline(source, engine, sink, controls, box, upscale=config.infer_size is not None,
+        offline = config.mode == "file" and source.on_demand
+        resolution = dynamic_resolution(config, device, offline, sink)
+        fixed = config.infer_size if isinstance(config.infer_size, tuple) else None
+        box = fixed or (resolution.box if resolution else CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
+        if resolution is not None and getattr(engine, "graphed", None) is not None:
+            engine.graphed.max_graphs = 3  # the size in use and its neighbours on the ladder
+        pipeline = LivePipeline(source, engine, sink, controls, box, upscale=fixed is not None, resolution=resolution,
                                 frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
                                 sharpen=config.sharpen, model_name=engine.name)
         signalled = _install_sigterm(controls)
@@ -137,6 +166,44 @@ def run_live(args) -> int:
         if config.stats and pipeline is not None:
             _write_stats(config.stats, pipeline.stats())
     return 128 + signalled[0] if signalled else 0
+
+
+def _infer_size(text: str):
+    from .cli import parse_size
+
+    return "auto" if text.strip().lower() == "auto" else parse_size(text)
+
+
+def _budget(args):
+    """``--budget-ms`` / ``--target-fps`` -> ms, or None (the default); only with ``--infer-size auto``."""
+    value = args.budget_ms if args.budget_ms is not None else (
+        1000.0 / args.target_fps if args.target_fps else None)
+    if args.target_fps is not None and not 0 < args.target_fps <= 1000:
+        raise UsageError(f"--target-fps must be above 0 and at most 1000, got {args.target_fps:g}")
+    if args.budget_ms is not None and not 0.5 <= args.budget_ms <= 10000:
+        raise UsageError(f"--budget-ms must be 0.5..10000, got {args.budget_ms:g}")
+    if value is not None and isinstance(args.infer_size, tuple):
+        raise UsageError("--budget-ms/--target-fps set the budget of --infer-size auto, not of a fixed --infer-size")
+    return value
+
+
+def dynamic_resolution(config, device, offline: bool, sink):
+    """The DynamicResolution of a live run, or None for a fixed size (``--infer-size WxH``, or an
+    offline render from a video or image, which keeps a fixed size so that it is deterministic)."""
+    from .inference.resolution import DynamicResolution
+
+    if isinstance(config.infer_size, tuple) or (config.infer_size is None and offline):
+        if config.budget_ms is not None:
+            raise UsageError("--budget-ms/--target-fps need --infer-size auto (an --output render from a video "
+                             "or image uses a fixed size unless you ask for auto)")
+        return None
+    floor, ceiling, start = AUTO_CUDA if device.type == "cuda" else AUTO_CPU
+    budget = config.budget_ms
+    if budget is None and config.mode == "vr":
+        # the display never waits for inference; in VR the inference gets half of each headset frame,
+        # so that the compositor's two eyes and the runtime's reprojection always have the other half
+        budget = 0.5 * 1000.0 / (getattr(sink, "refresh_hz", None) or 90.0)
+    return DynamicResolution(floor, ceiling, budget, start=start)  # None: the pipeline sets the source's period
 
 
 def _install_sigterm(controls) -> list:

@@ -23,7 +23,7 @@ FIRST_FRAME_TIMEOUT = 10.0
 class LivePipeline:
     def __init__(self, source: Source, engine, sink: Sink, controls, infer_size: Tuple[int, int],
                  upscale: bool = True, frames: Optional[int] = None, lockstep: bool = False,
-                 sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = ""):
+                 sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = "", resolution=None):
         self.source = source
         self.engine = engine
         self.sink = sink
@@ -36,7 +36,9 @@ class LivePipeline:
         self.output_slot = LatestSlot()
         self.capture = CaptureStage(source, self.capture_slot, lockstep=lockstep)
         self.worker = StyleWorker(engine, self.capture_slot, self.output_slot, controls, infer_size,
-                                  upscale=upscale, lockstep=lockstep)
+                                  upscale=upscale, lockstep=lockstep, resolution=resolution)
+        if resolution is not None and resolution.budget is None:  # default budget: the source's period
+            resolution.budget = self.source_period_ms
         self.present_stats = StageStats()
         self.latencies = deque(maxlen=20000)
         self.recent_latency = deque(maxlen=60)
@@ -157,7 +159,8 @@ class LivePipeline:
             latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
             lines += hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
                                self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
-                               str(self.worker.device), self.worker.frame_size, model=self.running_model())
+                               str(self.worker.device), self.worker.frame_size, model=self.running_model(),
+                               auto=self.worker.resolution is not None)
         self.compositor.set_hud(hud_image(lines) if lines else None)
         self.banners = banners
 
@@ -179,6 +182,24 @@ class LivePipeline:
         self.sink.close()
 
     # -- report ----------------------------------------------------------------------------
+
+    def source_period_ms(self) -> Optional[float]:
+        """The source's frame period: its own rate, else the measured capture rate (webcams)."""
+        rate = self.source.rate or self.capture.stats.fps()
+        return 1000.0 / rate if rate and rate > 0 else None
+
+    def _size_report(self) -> dict:
+        """Inference sizes over the run (by pixel count): min, median, max, and how often it changed."""
+        sizes = list(self.worker.sizes)
+        res = self.worker.resolution
+        report = {"mode": "auto" if res is not None else "fixed", "changes": res.changes if res else 0}
+        if res is not None:
+            budget = res.budget_ms()
+            report["budget_ms"] = round(budget, 2) if budget else None
+        if sizes:
+            ordered = sorted(sizes, key=lambda s: (s[0] * s[1], s))
+            report.update(min=list(ordered[0]), median=list(ordered[len(ordered) // 2]), max=list(ordered[-1]))
+        return report
 
     def stats(self) -> dict:
         cap, inf, pres = self.capture.stats, self.worker.stats, self.present_stats
@@ -202,6 +223,7 @@ class LivePipeline:
                           "frames": self.worker.stabilize_stats.count,
                           "ms": self.worker.stabilize_stats.summary()},
             "infer_size": list(self.worker.frame_size) if self.worker.frame_size else None,
+            "infer_size_over_run": self._size_report(),
             "output_size": list(self.output_size) if self.output_size else None,
             "duration_s": round((self._ended or time.perf_counter()) - self._started, 3),
         }

@@ -8,7 +8,7 @@ along a fixed ladder of sizes between a floor and a ceiling:
 - the ladder's boxes keep the ceiling's aspect, are multiples of 4 and about 1.25x apart in pixels
   (320x180 and 640x360 among them for a 1280x720 ceiling);
 - **down** as soon as a robust high percentile (the p80 of the last second, at least 5 frames, so
-  one spike does not count) exceeds the budget: straight to the largest box predicted to take at most
+  one spike does not count; or three frames in a row when frames are slow) exceeds the budget: straight to the largest box predicted to take at most
   ``target`` of the budget (cost is taken as proportional to pixels: conservative going up, and
   a second step down follows a second later if the prediction was short);
 - **up** only when the prediction for a bigger box is within ``target`` of the budget, at most
@@ -111,8 +111,9 @@ class DynamicResolution:
         recent = [m for t, m in self._samples if t >= now - self.window]
         if len(recent) < self.min_samples:
             recent = [m for _, m in list(self._samples)[-self.min_samples:]]
-            if len(recent) < self.min_samples:
-                return False
+            last = recent[-3:]
+            if len(recent) < self.min_samples and not (len(last) == 3 and min(last) > budget):
+                return False  # too few frames to judge, unless three slow ones in a row (slow frames)
         recent.sort()
         high = recent[int(0.8 * (len(recent) - 1))]   # p80, "lower": one spike in five does not count
         per_pixel = high / self._pixels(self.index)

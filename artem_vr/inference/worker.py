@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -35,6 +36,8 @@ class Stylized:
     t_capture: float
     t_done: float
     style: str
+    source: Optional[np.ndarray] = None   # the full-resolution frame it came from, as captured (guides upsampling)
+    order: str = "rgb"                    # source's channel order
 
 
 def fit_inside(src: Tuple[int, int], box: Tuple[int, int], upscale: bool = True) -> Tuple[int, int]:
@@ -72,7 +75,7 @@ class StyleWorker:
 
     def __init__(self, engine, in_slot: LatestSlot, out_slot: LatestSlot, controls,
                  infer_size: Tuple[int, int], upscale: bool = True, lockstep: bool = False,
-                 stabilizer: Optional[Stabilizer] = None):
+                 stabilizer: Optional[Stabilizer] = None, resolution=None):
         self.engine = engine
         self.in_slot = in_slot
         self.out_slot = out_slot
@@ -92,6 +95,9 @@ class StyleWorker:
         self.stabilizer = stabilizer if stabilizer is not None else Stabilizer()
         self._look = None   # what the last output looked like: a change restarts the stabiliser
         self.stabilize_stats = StageStats()
+        # --infer-size auto: a DynamicResolution picks the box from the measured frame times
+        self.resolution = resolution
+        self.sizes = deque(maxlen=20000)   # inference size of every frame, for --stats
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
@@ -121,7 +127,10 @@ class StyleWorker:
 
     def _process(self, frame, settings) -> None:
         t0 = time.perf_counter()
-        size = fit_inside(frame.size, self.infer_size, self.upscale)
+        if self.resolution is not None and not self.sizes:
+            self.resolution.limit(fit_inside(frame.size, self.resolution.ladder[-1], self.upscale))
+        box = self.resolution.box if self.resolution is not None else self.infer_size
+        size = fit_inside(frame.size, box, self.upscale)
         self.frame_size = size
         try:
             weights, label = self._style(settings)
@@ -135,13 +144,16 @@ class StyleWorker:
             self._recover(exc)
             return
         now = time.perf_counter()
-        result = Stylized(pixels, frame.index, frame.t_capture, now, label)
+        result = Stylized(pixels, frame.index, frame.t_capture, now, label, frame.pixels, frame.order)
         if self.lockstep:
             while not self.out_slot.wait_taken(0.1):
                 if self.stop_event.is_set():
                     return
         self.out_slot.put(result)
         self.stats.record((now - t0) * 1000.0, now)
+        self.sizes.append(size)
+        if self.resolution is not None:
+            self.resolution.observe((now - t0) * 1000.0)
 
     def _stabilize(self, x, out, settings):
         """A new style, strength, colour mode or device takes effect in this very frame: the
@@ -174,10 +186,15 @@ class StyleWorker:
     def _recover(self, exc: BaseException) -> None:
         """Out of GPU memory: lower the inference size (three times at most). Any other CUDA
         fault, or still out of memory: continue on the CPU. Never retries the same thing forever."""
+        if self.resolution is not None:
+            self.infer_size = self.resolution.box
         w, h = self.infer_size
         if isinstance(exc, torch.cuda.OutOfMemoryError) and self.shrinks < MAX_SHRINKS and min(w, h) * 0.75 >= 96:
             self.shrinks += 1
             self.infer_size = (int(w * 0.75) // 4 * 4, int(h * 0.75) // 4 * 4)
+            if self.resolution is not None:  # never climb back to a size that ran out of memory
+                self.resolution.limit(self.infer_size)
+                self.infer_size = self.resolution.box
             if self.engine.graphed is not None:  # the old size's graph holds memory of its own
                 self.engine.graphed.clear()
             torch.cuda.empty_cache()
@@ -185,6 +202,8 @@ class StyleWorker:
             return
         self.engine = self.engine.on_cpu()
         self.infer_size = (min(w, CPU_FALLBACK_BOX[0]), min(h, CPU_FALLBACK_BOX[1]))
+        if self.resolution is not None:
+            self.resolution.limit(self.infer_size)
         kind = "out of memory" if isinstance(exc, torch.cuda.OutOfMemoryError) else "error"
         self.notice = f"CUDA {kind}: running on the CPU now"
 

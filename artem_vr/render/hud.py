@@ -34,9 +34,10 @@ def hud_image(lines: Sequence[str], scale: float = 1.0) -> np.ndarray:
 
 
 def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float, infer_ms: float,
-              display_fps: float, latency_ms: float, device: str, infer_size, model: str = "") -> list:
+              display_fps: float, latency_ms: float, device: str, infer_size, model: str = "",
+              auto: bool = False) -> list:
     colour = "photo" if settings.preserve_color else "style"
-    size = f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-"
+    size = (f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-") + (" (auto)" if auto else "")
     steady = "on" if getattr(settings, "stabilize", False) else "off"
     return [
         f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}",

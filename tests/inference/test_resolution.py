@@ -136,3 +136,15 @@ def test_budget_may_be_read_at_run_time():
     budget["ms"] = 100.0
     simulate(ctrl, clock, 10, linear_cost(60.0))
     assert ctrl.box[0] > 320
+
+
+def test_slow_frames_still_come_down_within_3_s():
+    """At a few frames a second there are never 5 frames in a second: three slow ones in a row do."""
+    clock = FakeClock()
+    ctrl = DynamicResolution(FLOOR, CEILING, 400.0, start=(640, 360), clock=clock)
+    heavy = lambda px, t: 1000.0 * px / 1e6 * (3.0 if t >= 10 else 1.0)  # noqa: E731  230 ms, then 690 ms
+    log = simulate(ctrl, clock, 20, heavy, period_ms=0)
+    before = [b for t, b, _ in log if t < 10][-1]
+    down = [t for t, b, _ in log if t >= 10 and b[0] * b[1] < before[0] * before[1]]
+    assert down and down[0] < 13.0
+    assert max(ms for t, _, ms in log if t > 16) <= 400.0
