@@ -2,6 +2,7 @@
 -> an offscreen (EGL) display that presents at 60 Hz.
 
     python benchmarks/bench_pipeline.py [--quick] [--json FILE] [--seconds S] [--model fast|full]
+                                        [--infer-size auto]
 
 Each captured frame carries its number in its pixels: 9 large black/white cells across the top
 (8 bits and a parity bit). The run uses strength 0.5: the network still runs in full, and the
@@ -92,6 +93,7 @@ class ReadbackDisplay(Sink):
     def __init__(self, source: StampedSource, size=(320, 180), rate=60.0):
         self.source, self.size, self.rate = source, size, rate
         self.latencies, self.decoded, self.failed = [], set(), 0
+        self.latency_times = []  # when each latency was measured (perf_counter s)
         self._last_code, self._next = None, 0.0
 
     def open(self, content_size):
@@ -118,6 +120,7 @@ class ReadbackDisplay(Sink):
             if captured is not None and captured > last and t - captured < 2.0:
                 self._last_code = code
                 self.latencies.append((t - captured) * 1000)
+                self.latency_times.append(t)
                 self.decoded.add(code)
             else:
                 self.failed += 1
@@ -183,6 +186,63 @@ def run(engine, seconds, fps, size, slow_ms=None, stabilize=True):
     }
 
 
+def run_auto(engine, seconds, fps, size=(640, 360)):
+    """``--infer-size auto`` with a second process burning one core from half time on: the box
+    chosen, inference fps and latency (from the pixels) in each half, and how soon the box came down."""
+    import subprocess
+
+    from artem_vr.inference.resolution import DynamicResolution
+    from artem_vr.live import AUTO_CPU
+
+    floor, ceiling, start = AUTO_CPU
+    source = StampedSource(size, fps)
+    display = ReadbackDisplay(source, size)
+    ctrl = DynamicResolution(floor, ceiling, None, start=start)
+    pipe = LivePipeline(source, engine, display, Controls(Settings(0, strength=0.5, hud=False)), start,
+                        upscale=False, model_name=engine.name, resolution=ctrl)
+    samples, hog = [], []
+
+    def sample():
+        while not pipe.controls.quit.is_set():
+            samples.append((time.perf_counter(), ctrl.box, pipe.worker.stats.count))
+            time.sleep(0.1)
+
+    def steal():
+        hog.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        hog.append(time.perf_counter())
+
+    timers = [threading.Timer(seconds, pipe.controls.quit.set), threading.Timer(seconds / 2, steal)]
+    for t in timers:
+        t.start()
+    threading.Thread(target=sample, daemon=True).start()
+    try:
+        stats = pipe.run()
+    finally:
+        for t in timers:
+            t.cancel()
+        if hog:
+            hog[0].kill()
+            hog[0].wait()
+    t_steal = hog[1]
+    px = lambda b: b[0] * b[1]  # noqa: E731
+
+    def half(lo, hi):
+        part = [(t, b, n) for t, b, n in samples if lo <= t < hi]
+        lat = [ms for t, ms in zip(display.latency_times, display.latencies) if lo + 1.0 <= t < hi]
+        boxes = sorted((b for _, b, _ in part), key=px)
+        return {"box_median": list(boxes[len(boxes) // 2]) if boxes else None,
+                "inference_fps": round((part[-1][2] - part[0][2]) / (part[-1][0] - part[0][0]), 2) if len(part) > 1 else None,
+                "latency_ms_p50": round(float(np.percentile(lat, 50)), 1) if lat else None,
+                "latency_ms_p95": round(float(np.percentile(lat, 95)), 1) if lat else None}
+
+    before = [b for t, b, _ in samples if t < t_steal][-1]
+    down = [t for t, b, _ in samples if t >= t_steal and px(b) < px(before)]
+    return {"source": f"{size[0]}x{size[1]} at {fps:g} fps", "budget_ms": round(ctrl.budget_ms() or 0, 2),
+            "before": half(samples[0][0] + seconds / 4, t_steal), "after": half(t_steal + 3.0, samples[-1][0]),
+            "box_before_steal": list(before), "seconds_to_go_down": round(down[0] - t_steal, 2) if down else None,
+            "changes": ctrl.changes, "infer_size_over_run": stats["infer_size_over_run"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="10 s per run instead of 30")
@@ -191,7 +251,27 @@ def main() -> None:
     ap.add_argument("--model", default="full", help="fast, full or a .safetensors file (default full)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--fps", type=float, default=30.0)
+    ap.add_argument("--infer-size", default="320x180",
+                    help="320x180 (the fixed-size runs) or auto: a dynamic-resolution run with a second process "
+                         "burning one core from half time on")
     args = ap.parse_args()
+    if args.infer_size == "auto":
+        seconds = args.seconds or (20 if args.quick else 40)
+        engine = StyleEngine.load(args.model, device=args.device)
+        row = run_auto(engine, seconds, args.fps)
+        print(f"model {engine.name}, --infer-size auto, {row['source']}, budget {row['budget_ms']} ms, "
+              f"a core taken at {seconds / 2:.0f} s")
+        for key in ("before", "after"):
+            r = row[key]
+            print(f"  {key:6s}: box {r['box_median']}, inference {r['inference_fps']} fps, latency p50 "
+                  f"{r['latency_ms_p50']} ms p95 {r['latency_ms_p95']} ms")
+        print(f"  went down {row['seconds_to_go_down']} s after the core was taken; {row['changes']} changes")
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps({"machine": {"platform": platform.platform(),
+                                                               "cpu_count": os.cpu_count()},
+                                                   "model": engine.name, "auto": row}, indent=2) + "\n")
+        return
     seconds = args.seconds or (10 if args.quick else 30)
     engine = StyleEngine.load(args.model, device=args.device)
     size = (320, 180)
