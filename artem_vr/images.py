@@ -270,9 +270,10 @@ def fit_max_size(image: np.ndarray, max_size, notes: Optional[list] = None) -> n
     size = scaled_size((w, h), max_size)
     if size == (w, h):
         return image
-    if notes is not None and max(size) > max_size:
-        notes.append(f"--max-size {max_size}: {w}x{h} scaled to {size[0]}x{size[1]} only, "
-                     f"so that its short side keeps {MIN_SIDE} px")
+    line = f"--max-size {max_size}: {w}x{h} scaled to {size[0]}x{size[1]} only, so that its short side keeps " \
+        f"{MIN_SIDE} px"
+    if notes is not None and max(size) > max_size and line not in notes:  # once, not once per video frame
+        notes.append(line)
     return resize(image, size)
 
 

@@ -257,11 +257,15 @@ def stylize_sequence(engine, frames: Iterable[Tuple[np.ndarray, float]], style, 
     from .inference.stabilize import Stabilizer
 
     stabilizer = Stabilizer() if stabilize else None
+    first = True
     for frame_rgb, t in frames:
         frame_rgb = fit_max_size(frame_rgb, max_size, notes)
-        if min(frame_rgb.shape[:2]) < MIN_SIDE:
-            raise InputError(f"frames of {frame_rgb.shape[1]}x{frame_rgb.shape[0]} are too small; both sides "
-                             f"need at least {MIN_SIDE} px")
+        if first:
+            h, w = frame_rgb.shape[:2]
+            if min(w, h) < MIN_SIDE:
+                raise InputError(f"frames of {w}x{h} are too small; both sides need at least {MIN_SIDE} px")
+            check_memory(w, h, engine)
+            first = False
         out = stylize_one(engine, frame_rgb, style, strength, preserve_color)
         if stabilizer is not None:
             out = stabilizer.apply(frame_rgb, out)
