@@ -209,6 +209,11 @@ class VideoWriter:
             raise InputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
         try:
             self._add_video_stream()
+        except ValueError:  # av.codec.codec.UnknownCodecError: this FFmpeg build lacks the encoder
+            self._discard()
+            raise InputError(f"cannot write {self.path}: this FFmpeg (PyAV) has no {self.codec} encoder; "
+                             "reinstall PyAV from its wheels (pip install --force-reinstall av)") from None
+        try:
             if audio_from is not None:
                 self._add_audio(audio_from, audio_origin)
             self._out.start_encoding()

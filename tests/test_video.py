@@ -203,3 +203,18 @@ def test_file_render_runs_at_the_inference_rate(tmp_path, full_engine):
     stats = pipe.run()
     assert stats["frames_presented"] == 40 and stats["frames_dropped"] == 0
     assert stats["fps"]["present"] > 25, stats["fps"]
+
+
+def test_missing_encoder_or_unwritable_place_is_one_line(tmp_path, monkeypatch):
+    """Requirements: a codec this FFmpeg lacks, or a place that cannot hold the file: an InputError
+    (one line, exit 2 in the CLI), and no file or temporary file left behind."""
+    import artem_vr.video as video
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(InputError, match="cannot write"):
+        VideoWriter(blocker / "out.mp4", (64, 48))
+    monkeypatch.setitem(video.CONTAINERS, ".mp4", ("mp4", "libnotacodec"))
+    with pytest.raises(InputError, match="no libnotacodec encoder"):
+        VideoWriter(tmp_path / "out.mp4", (64, 48))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
