@@ -185,8 +185,8 @@ class Stabilizer:
             k = self.cell * 2
             h, w = fresh.shape[-2:]
             grid = (-(-h // k), -(-w // k))
-            want = _down(fresh.abs().sum(1, keepdim=True), grid)
-            have = _down(detail.abs().sum(1, keepdim=True), grid)
+            want = _down(fresh[:, 1:2].abs(), grid)  # green: most of the luma, a third of the work
+            have = _down(detail[:, 1:2].abs(), grid)
             gain = (want / have.clamp_min(1e-4)).clamp_(1.0, 1.0 + self.texture_gain)
             detail = detail * _up(gain, (h, w))
         return base + detail
@@ -262,10 +262,10 @@ class Stabilizer:
         if image.device.type == "cpu":
             xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
             hwc = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy())
-            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             return torch.from_numpy(out).permute(2, 0, 1)[None]
         ys_t = (torch.arange(h, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
         xs_t = (torch.arange(w, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
         grid = torch.stack(torch.meshgrid(xs_t, ys_t, indexing="xy"), dim=-1)[None]
         f = torch.from_numpy(flow).to(image.device)[None] * torch.tensor([2.0 / w, 2.0 / h], device=image.device)
-        return F.grid_sample(image, grid + f, mode="bicubic", padding_mode="border", align_corners=False)
+        return F.grid_sample(image, grid + f, mode="bilinear", padding_mode="border", align_corners=False)
