@@ -345,6 +345,8 @@ def stylize_video_file(engine, job: Job, style, strength: float, preserve_color:
                         writer = VideoWriter(job.dst, (out.shape[1], out.shape[0]), reader.info.rate,
                                              audio_from=job.src if reader.info.audio else None,
                                              audio_origin=reader.origin or 0.0, crf=crf, preset="medium")
+                    if out.shape[:2] != (writer.size[1], writer.size[0]):  # the stream changed size mid-way
+                        out = resize(out, writer.size)
                     writer.write(out, t)
                     bar.update(1)
             if writer is None:
