@@ -160,7 +160,7 @@ class LivePipeline:
             lines += hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
                                self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
                                str(self.worker.device), self.worker.frame_size, model=self.running_model(),
-                               auto=self.worker.resolution is not None)
+                               auto=self._size_note())
         self.compositor.set_hud(hud_image(lines) if lines else None)
         self.banners = banners
 
@@ -187,6 +187,16 @@ class LivePipeline:
         """The source's frame period: its own rate, else the measured capture rate (webcams)."""
         rate = self.source.rate or self.capture.stats.fps()
         return 1000.0 / rate if rate and rate > 0 else None
+
+    def _size_note(self):
+        """For the HUD: the range of inference sizes so far under --infer-size auto, else False."""
+        res = self.worker.resolution
+        sizes = list(self.worker.sizes)[-2000:]
+        if res is None or not sizes:
+            return res is not None
+        lo = min(sizes, key=lambda s: s[0] * s[1])
+        hi = max(sizes, key=lambda s: s[0] * s[1])
+        return f"auto {lo[0]}x{lo[1]}-{hi[0]}x{hi[1]}, {res.changes} changes"
 
     def _size_report(self) -> dict:
         """Inference sizes over the run (by pixel count): min, median, max, and how often it changed."""

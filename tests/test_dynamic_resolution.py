@@ -128,3 +128,12 @@ def test_explicit_auto_on_an_offline_render_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(stats.read_text())["infer_size_over_run"]
     assert report["mode"] == "auto" and report["budget_ms"] == 20.0
+
+
+def test_hud_shows_the_auto_size_range():
+    from artem_vr.render.hud import hud_lines
+
+    lines = hud_lines(Settings(3), 30, 1, 20, 30, 60, 50, "cpu", (448, 252),
+                      auto="auto 192x108-640x360, 3 changes")
+    assert "448x252 (auto 192x108-640x360, 3 changes)" in lines[2]
+    assert "320x180 (auto)" in hud_lines(Settings(3), 30, 1, 20, 30, 60, 50, "cpu", (320, 180), auto=True)[2]

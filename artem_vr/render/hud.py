@@ -35,9 +35,11 @@ def hud_image(lines: Sequence[str], scale: float = 1.0) -> np.ndarray:
 
 def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float, infer_ms: float,
               display_fps: float, latency_ms: float, device: str, infer_size, model: str = "",
-              auto: bool = False) -> list:
+              auto=False) -> list:
+    """``auto``: False, True, or a note on the dynamic inference size (e.g. "auto 192x108-640x360, 3 changes")."""
     colour = "photo" if settings.preserve_color else "style"
-    size = (f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-") + (" (auto)" if auto else "")
+    size = (f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-") + (
+        f" ({auto})" if isinstance(auto, str) else " (auto)" if auto else "")
     steady = "on" if getattr(settings, "stabilize", False) else "off"
     return [
         f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}",
