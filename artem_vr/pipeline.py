@@ -196,7 +196,7 @@ class LivePipeline:
             return res is not None
         lo = min(sizes, key=lambda s: s[0] * s[1])
         hi = max(sizes, key=lambda s: s[0] * s[1])
-        return f"auto {lo[0]}x{lo[1]}-{hi[0]}x{hi[1]}, {res.changes} changes"
+        return f"auto {lo[0]}x{lo[1]}-{hi[0]}x{hi[1]}, {res.changes} change{'' if res.changes == 1 else 's'}"
 
     def _size_report(self) -> dict:
         """Inference sizes over the run (by pixel count): min, median, max, and how often it changed."""
