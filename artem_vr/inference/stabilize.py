@@ -39,17 +39,26 @@ import torch.nn.functional as F
 LUMA = (0.299, 0.587, 0.114)
 
 
+# CPU tensors take OpenCV's routines (faster there); others, and every tensor when this is False
+# (the tests run the GPU path's torch code on the CPU that way), take torch's
+OPENCV_ON_CPU = True
+
+
+def _opencv(x: torch.Tensor) -> bool:
+    return OPENCV_ON_CPU and x.device.type == "cpu"
+
+
 def _down(x: torch.Tensor, size) -> torch.Tensor:
     """``(1,C,H,W)`` -> ``(1,C,h,w)`` area averages. On the CPU through OpenCV, plane by plane:
     5x faster there than torch's pooling for these small pictures (measured, 1 thread)."""
-    if x.device.type != "cpu":
+    if not _opencv(x):
         return F.adaptive_avg_pool2d(x, tuple(size))
     return _planes(x, size, 3)  # cv2.INTER_AREA
 
 
 def _up(x: torch.Tensor, size) -> torch.Tensor:
     """``(1,C,h,w)`` -> ``(1,C,H,W)`` bilinear, pixel centres aligned (align_corners=False)."""
-    if x.device.type != "cpu":
+    if not _opencv(x):
         return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
     return _planes(x, size, 1)  # cv2.INTER_LINEAR
 
@@ -259,7 +268,7 @@ class Stabilizer:
         h, w = size
         if flow.shape[:2] != (h, w):
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * scale
-        if image.device.type == "cpu":
+        if _opencv(image):
             xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
             hwc = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy())
             out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -193,3 +193,23 @@ def test_worker_restarts_the_stabiliser_on_a_style_change_and_obeys_the_toggle(f
     assert close(results[3][1], full_engine.stylize(results[3][0], 12))   # T: off, raw frames
     assert not np.array_equal(results[3][1], restyled)
     assert worker.stabilize_stats.count >= 3
+
+
+def test_the_gpu_path_torch_code_behaves_like_the_opencv_one(monkeypatch):
+    """The GPU path (torch pooling, interpolation and grid_sample) run on the CPU: same decisions,
+    nearly the same pictures as the OpenCV routines the CPU path uses."""
+    from skimage import data
+
+    import artem_vr.inference.stabilize as stabilize
+
+    seq = pan_sequence(data.astronaut(), (160, 96), 6, (2.0, 1.0), sigma=2.0)
+    frames = seq.frames + static_sequence(seq.frames[-1], 3, 2.0).frames
+    got = {}
+    for opencv in (True, False):
+        monkeypatch.setattr(stabilize, "OPENCV_ON_CPU", opencv)
+        steps = []
+        raw, out = run(frames, Stabilizer(), ShimmeringNet(seed=2), steps=steps)
+        got[opencv] = (out, [(s.cut, s.flow) for s in steps])
+    assert got[True][1] == got[False][1]
+    diffs = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(got[True][0], got[False][0])]
+    assert max(diffs) < 3.0, diffs
