@@ -87,7 +87,8 @@ def plan_jobs(inputs: Sequence[str], out: Optional[str], notes: Optional[List[st
         else:
             sources.append((path, classify(path)))
     out_path = Path(out) if out else None
-    single = _single_output(out_path, sources)
+    as_folder = bool(out) and out.endswith(("/", os.sep))  # "-o results.v2/" is a folder, whatever its dots
+    single = None if as_folder else _single_output(out_path, sources)
     jobs = [Job(src, single if single else _default_dst(src, kind, out_path), kind) for src, kind in sources]
     jobs = _separate_collisions(jobs)
     _refuse_overwriting_inputs(jobs)
@@ -104,7 +105,7 @@ def _single_output(out_path: Optional[Path], sources) -> Optional[Path]:
     if suffix not in IMAGE_SUFFIXES | VIDEO_OUT_SUFFIXES:
         raise UsageError(f"-o {out_path}: unknown suffix {out_path.suffix!r}; name an image "
                          f"({', '.join(sorted(IMAGE_SUFFIXES))}), a video ({', '.join(sorted(VIDEO_OUT_SUFFIXES))}) "
-                         "or a folder")
+                         "or a folder (end it with / if its name has a dot)")
     if len(sources) != 1:
         raise UsageError(f"-o {out_path} names a file, but {len(sources)} inputs need a folder")
     src, kind = sources[0]

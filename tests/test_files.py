@@ -236,6 +236,8 @@ def test_unknown_output_suffix_is_refused_without_making_a_folder(tmp_path):
         plan_jobs([str(src)], str(tmp_path / "out.jgp"))
     line = assert_one_line_error(run_cli("stylize", src, "-o", tmp_path / "out.jgp"))
     assert ".jgp" in line and not (tmp_path / "out.jgp").exists()
+    # a folder whose name has a dot is asked for with a trailing slash
+    assert plan_jobs([str(src)], f"{tmp_path / 'out.v2'}/")[0].dst == tmp_path / "out.v2" / "photo_styled.png"
 
 
 def test_live_output_refuses_to_overwrite_its_own_source(tmp_path):

@@ -30,15 +30,17 @@ class FileSink(Sink):
         from ..video import VIDEO_OUT_SUFFIXES
 
         self.path = Path(path)
+        as_folder = str(path).endswith(("/", os.sep))  # "--output frames.v2/" is a folder of PNGs
         self.size = size
         self.fps = fps
         self.hud = hud
         self.media = media
-        self.video = self.path.suffix.lower() in VIDEO_OUT_SUFFIXES
+        self.video = self.path.suffix.lower() in VIDEO_OUT_SUFFIXES and not as_folder
         self.name = f"file:{self.path}"
-        if not self.video and self.path.suffix and not self.path.is_dir():
+        if not self.video and self.path.suffix and not self.path.is_dir() and not as_folder:
             raise UsageError(f"--output {self.path}: unknown suffix {self.path.suffix!r}; use a video "
-                             f"({', '.join(sorted(VIDEO_OUT_SUFFIXES))}) or a folder name for PNG frames")
+                             f"({', '.join(sorted(VIDEO_OUT_SUFFIXES))}) or a folder name for PNG frames "
+                             "(end it with / if its name has a dot)")
         if not self.video and self.path.exists() and not self.path.is_dir():
             raise InputError(f"--output {self.path} exists and is not a folder")
         source_path = getattr(media, "path", None)
@@ -89,6 +91,10 @@ class FileSink(Sink):
             else:
                 for line in writer.close(end_time=self.end_time):
                     print(f"artem-vr: note: {line}", file=sys.stderr)
+                print(f"wrote {self.path} ({self.size[0]}x{self.size[1]}, {writer.frames} frames, "
+                      f"{writer.end_time:.1f} s)", flush=True)
+        elif self.target is not None and self.written and not self.failed:  # a folder of PNGs
+            print(f"wrote {self.path}{os.sep} ({self.size[0]}x{self.size[1]}, {self.written} frames)", flush=True)
         if self.target is not None:
             self.target.release()
         self.target = self.ctx = None
