@@ -218,3 +218,28 @@ def test_missing_encoder_or_unwritable_place_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="no libnotacodec encoder"):
         VideoWriter(tmp_path / "out.mp4", (64, 48))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_recording_stopped_with_ctrl_c_is_kept_whole(tmp_path):
+    """Item 5 / issue 21 item 9: Ctrl-C is how a recording ends; the file is finished (playable, under
+    its final name) and no temporary file is left. (``stylize`` instead removes an unfinished output.)"""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from helpers.common import ROOT
+
+    out = tmp_path / "rec.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "artem_vr", "--output", str(out), "--source", "demo",
+                             "--model", "fast", "--size", "160x96"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob(".rec*partial*")):
+        time.sleep(0.05)
+    time.sleep(1.0)  # a second of recording
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["rec.mp4"]
+    assert video_streams(out)["frames"] >= 2
