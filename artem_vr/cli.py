@@ -309,6 +309,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         # a user path we may not read or write (permission, missing folder, full disk): one line
         print(f"artem-vr: error: cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        print("artem-vr: error: out of memory; use a smaller --infer-size, --size or --max-size", file=sys.stderr)
+        return 2
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An allocation failure in numpy, torch or onnxruntime (each says it its own way)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return ("alloc" in text and ("memory" in text or "fail" in text)) or "out of memory" in text
 
 
 if __name__ == "__main__":  # pragma: no cover

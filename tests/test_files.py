@@ -136,7 +136,7 @@ def test_max_size_keeps_the_aspect_of_thin_pictures():
     assert fit_max_size(np.zeros((20, 5000, 3), np.uint8), 800).shape == (20, 5000, 3)  # cannot shrink at all
 
 
-def test_big_image_is_refused_in_one_line_under_a_memory_limit(tmp_path):
+def test_big_image_is_refused_in_one_line_under_a_memory_limit(tmp_path, monkeypatch, capsys):
     """Item 4: a 24 MP photo under ``ulimit -v 8000000`` is refused with a --max-size hint (exit 2), and
     an allocation failure inside the runtime is one line too."""
     import resource
@@ -160,6 +160,15 @@ def test_big_image_is_refused_in_one_line_under_a_memory_limit(tmp_path):
     with pytest.raises(InputError, match="not enough memory.*--max-size"):
         stylize_one(Exhausted(), np.zeros((64, 64, 3), np.uint8), 0, 1.0, False)
     check_memory(64, 64)  # small jobs pass
+    from artem_vr import cli
+
+    def live_run_out_of_memory(argv):  # e.g. the live worker at a huge --infer-size
+        raise RuntimeError("Failed to allocate memory for requested buffer of size 1968128512")
+
+    monkeypatch.setattr(cli, "dispatch", live_run_out_of_memory)
+    assert cli.main(["--output", "x.mp4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "out of memory" in err[0]
 
 
 def _anim_frames(n=6, size=(40, 32)):
