@@ -32,4 +32,5 @@ class LiveConfig:
     budget_ms: Optional[float] = None   # --infer-size auto: ms per frame (None: the source's period)
     stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)
     detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)
+    detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)
     style_dir: Optional[Tuple[str, ...]] = None   # painting files cycled with , and . (--style-dir)

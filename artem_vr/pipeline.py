@@ -97,11 +97,12 @@ class LivePipeline:
             new = None
             if got is not None:
                 last_seq, new = got
-                self.compositor.upload(new.pixels)
+                self.compositor.upload(new.pixels, guide=new.source, guide_order=new.order)
             elif every:
                 if self._drained(last_seq):
                     return
                 continue
+            self.compositor.detail = self.controls.settings.detail  # bumps the version when changed
             self._update_hud()
             if new is not None and hasattr(self.sink, "frame_time"):
                 self.sink.frame_time = self._frame_time(new)

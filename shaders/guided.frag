@@ -7,14 +7,25 @@
 //         centres mapped as in upsample.frag; L_q: mean guide luminance over q's footprint),
 //         k(t) = (1 - t^2/4)^2 for |t| < 2, else 0: a tap leaving the 4x4 window has weight 0,
 //         so the picture has no seams where u crosses a low-res pixel centre
-//   out = sum w_q S_q / sum w_q  +  detail * (Y - sum w_q L_q / sum w_q)
-// Colour and strokes come from the stylized frame S, edges from the guide; the detail term adds
-// back what the guide has that its own low-res version, weighted the same way, lacks (small text,
-// thin lines). lowres: rgb = S, a = L (guide_down.frag).
+//   B   = sum w_q S_q / sum w_q,   M = sum w_q L_q / sum w_q,   r = Y - M
+//   m   = min(1, sum k_q E_q / sum k_q / text_energy)     (k_q: the spatial weights alone)
+//   B'  = B + detail * m * (M - luma(B))                   (stroke luminance flattened where text is)
+//   out = B' + a r (1 - B')  where r > 0,   B' + a r B'  where r <= 0,   a = detail * detail_gain
+// (per channel, then clamped). Colour and strokes come from the stylized frame S, edges from the
+// guide. r is what the guide has that its own low-res version, weighted the same way, lacks (small
+// text, thin lines); it pulls the picture toward white or black in proportion to the headroom left,
+// so dark text shows on a dark stroke and light text on a light one (a plain B + a r would clip).
+// E (the guide's fine-detail energy) marks text: there the strokes' light and dark, which would
+// hide the letters, give way to the source's local brightness; their colour stays. Photos have
+// little such energy, so their strokes stay.
+// lowres: rgb = S, a = L; energy: r = E (guide_down.frag).
 uniform sampler2D lowres;
+uniform sampler2D energy;
+uniform float text_energy;  // E at which a place counts as text (m = 1)
 uniform sampler2D guide;
 uniform bool guide_swap;
 uniform float detail;       // 0..1
+uniform float detail_gain;
 uniform float sigma_r;      // luminance, 0..1
 uniform bool flip_y;
 uniform float fade;         // 0 = picture, 1 = fully faded to the "no signal" grid
@@ -48,20 +59,32 @@ void main() {
     vec3 acc = vec3(0.0);
     float acc_l = 0.0;
     float acc_w = 0.0;
+    float acc_e = 0.0;
+    float acc_k = 0.0;
     for (int j = -1; j <= 2; j++) {
         for (int i = -1; i <= 2; i++) {
             vec2 q = base + vec2(i, j);
-            vec4 s = texelFetch(lowres, clamp(ivec2(q), ivec2(0), hi), 0);
+            ivec2 qi = clamp(ivec2(q), ivec2(0), hi);
+            vec4 s = texelFetch(lowres, qi, 0);
             vec2 d = q - u;
             float dl = y - s.a;
             vec2 k = max(1.0 - 0.25 * d * d, 0.0);
-            float w = k.x * k.x * k.y * k.y * (exp(-dl * dl * inv_r) + 1e-3);
+            float ks = k.x * k.x * k.y * k.y;
+            float w = ks * (exp(-dl * dl * inv_r) + 1e-3);
+            acc_e += texelFetch(energy, qi, 0).r * ks;
+            acc_k += ks;
             acc += s.rgb * w;
             acc_l += s.a * w;
             acc_w += w;
         }
     }
-    vec3 picture = clamp(acc / acc_w + detail * (y - acc_l / acc_w), 0.0, 1.0);
+    float mean = acc_l / acc_w;
+    float r = y - mean;
+    float m = min(1.0, acc_e / acc_k / text_energy);
+    vec3 b = acc / acc_w;
+    b = clamp(b + detail * m * (mean - dot(b, LUMA)), 0.0, 1.0);
+    vec3 room = r > 0.0 ? 1.0 - b : b;
+    vec3 picture = clamp(b + detail * detail_gain * r * room, 0.0, 1.0);
     if (fade > 0.0) {
         vec2 cell = fract(uv * vec2(16.0, 9.0));
         float line = step(cell.x, 0.03) + step(cell.y, 0.05);

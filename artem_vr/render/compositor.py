@@ -20,6 +20,8 @@ from ..resources import shader_source
 Size = Tuple[int, int]
 
 SIGMA_R = 0.1    # guided upsampling: range sigma, luminance 0..1
+DETAIL_GAIN = 2.0  # --detail 1 pulls a pixel this many times its luminance residual toward white/black
+TEXT_ENERGY = 0.08  # mean |luminance - local mean| (0..1) at which the guide counts as text
 GUIDE_SWAPPED = ("bgr", "bgra")  # channel orders the guided shaders swizzle back to RGB
 
 
@@ -41,6 +43,7 @@ class Compositor:
         self.ctx = ctx
         self.sharpen = float(sharpen)
         self._detail = float(detail)
+        self.detail_gain = DETAIL_GAIN
         self._objects = {}
         vert = shader_source("quad.vert")
         self._upsample = self._track("upsample", ctx.program(vertex_shader=vert, fragment_shader=shader_source("upsample.frag")))
@@ -64,7 +67,7 @@ class Compositor:
         self.texture = None        # the latest stylized frame
         self.guide = None          # its full-resolution source frame, or None (plain upsampling)
         self._guide_swap = False
-        self._lowres = None        # (fbo, texture): stylized rgb + guide luminance on the low-res grid
+        self._lowres = None        # (fbo, texture, energy texture): stylized rgb + guide luminance, detail energy
         self._lowres_stale = True
         self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
         self._hud = None
@@ -90,6 +93,15 @@ class Compositor:
     @property
     def source_size(self) -> Optional[Size]:
         return self.texture.size if self.texture is not None else None
+
+    @property
+    def guided(self) -> bool:
+        """Whether render() upsamples guided by the source: a guide larger than the stylized frame
+        (at 1:1 the net saw every pixel, and the picture is drawn as it is)."""
+        if self.guide is None or self.texture is None:
+            return False
+        (gw, gh), (tw, th) = self.guide.size, self.texture.size
+        return gw > tw or gh > th
 
     @property
     def detail(self) -> float:
@@ -155,8 +167,11 @@ class Compositor:
         size = self.texture.size
         if self._lowres is None or self._lowres[1].size != size:
             tex = self._replace("lowres-tex", self.ctx.texture(size, 4, dtype="f4"))
-            tex.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
-            self._lowres = (self._replace("lowres-fbo", self.ctx.framebuffer(color_attachments=[tex])), tex)
+            energy = self._replace("lowres-energy", self.ctx.texture(size, 4, dtype="f4"))
+            for t in (tex, energy):
+                t.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+            fbo = self._replace("lowres-fbo", self.ctx.framebuffer(color_attachments=[tex, energy]))
+            self._lowres = (fbo, tex, energy)
         if not self._lowres_stale:
             return
         self._lowres[0].use()
@@ -172,7 +187,8 @@ class Compositor:
     def render(self, fbo, size: Size, flip_y: bool = True, hud: bool = True,
                rect: Optional[Tuple[int, int, int, int]] = None) -> Tuple[int, int, int, int]:
         """Draw into ``fbo`` of ``size``; returns the picture's rect. ``rect`` overrides letterboxing."""
-        if self.texture is not None and self.guide is not None:
+        guided = self.guided
+        if guided:
             self._update_lowres()
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
@@ -182,7 +198,7 @@ class Compositor:
         x, y, w, h = rect or letterbox(self.texture.size, size)
         if w <= 0 or h <= 0:
             return 0, 0, 0, 0
-        if self.guide is not None:  # the guide gives the edges: no unsharp mask (it would ring)
+        if guided:  # the guide gives the edges: no unsharp mask (it would ring)
             self._bind_guided(self._guided, flip_y)
             self.ctx.viewport = (x, y, w, h)
             self._vaos["guided"].render(self._moderngl.TRIANGLE_STRIP)
@@ -219,26 +235,31 @@ class Compositor:
     def _bind_guided(self, prog, flip_y: bool) -> None:
         self._lowres[1].use(0)
         self.guide.use(1)
+        self._lowres[2].use(2)
         prog["lowres"].value = 0
         prog["guide"].value = 1
+        prog["energy"].value = 2
+        prog["text_energy"].value = TEXT_ENERGY
         prog["guide_swap"].value = self._guide_swap
         prog["detail"].value = self._detail
+        prog["detail_gain"].value = float(self.detail_gain)
         prog["sigma_r"].value = SIGMA_R
         prog["flip_y"].value = flip_y
         prog["fade"].value = float(self.fade)
 
     def render_world(self, fbo, size: Size, mvp_bytes: bytes, background=(0.02, 0.02, 0.03)) -> None:
         """Draw the picture as a quad placed by ``mvp_bytes`` (column-major mat4), for VR."""
-        if self.texture is not None and self.guide is not None:
+        guided = self.guided
+        if guided:
             self._update_lowres()
         fbo.use()
         self.ctx.viewport = (0, 0, *size)
         fbo.clear(*background, 1.0)
         if self.texture is None:
             return
-        name = "world_guided" if self.guide is not None else "world"
+        name = "world_guided" if guided else "world"
         prog = self._objects[name]
-        if self.guide is not None:
+        if guided:
             self._bind_guided(prog, True)
         else:
             self._bind_source(prog, True)

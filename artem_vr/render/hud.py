@@ -42,7 +42,8 @@ def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float,
         f" ({auto})" if isinstance(auto, str) else " (auto)" if auto else "")
     steady = "on" if getattr(settings, "stabilize", False) else "off"
     return [
-        f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}",
+        f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}"
+        f"   detail {getattr(settings, 'detail', 0.0):.2f}",
         f"capture    {capture_fps:5.1f} fps  {capture_ms:6.1f} ms",
         f"inference  {infer_fps:5.1f} fps  {infer_ms:6.1f} ms  {device} {size}" + (f"  {model}" if model else ""),
         f"display    {display_fps:5.1f} fps",

@@ -2,7 +2,7 @@
 
 Keys: left/right previous/next style, 0-9 pick a style, , and . previous/next painting of
 --style-dir, [ ] strength down/up, C colour
-preservation, T stabiliser, H HUD, F fullscreen, Esc or Q quit.
+preservation, T stabiliser, D / Shift+D more / less source detail, H HUD, F fullscreen, Esc or Q quit.
 """
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ class WindowSink(Sink):
 
         if action not in (glfw.PRESS, glfw.REPEAT):
             return
-        handle_key(self.controls, key)
+        handle_key(self.controls, key, mods)
 
 
 def handle_drop(controls, paths) -> Optional[str]:
@@ -184,8 +184,9 @@ def handle_drop(controls, paths) -> Optional[str]:
     return "painting"
 
 
-def handle_key(controls, key: int) -> Optional[str]:
-    """Apply one glfw key code to ``controls``; returns what it did (for tests and logs)."""
+def handle_key(controls, key: int, mods: int = 0) -> Optional[str]:
+    """Apply one glfw key code (with glfw modifier bits ``mods``) to ``controls``; returns what it
+    did (for tests and logs)."""
     import glfw
 
     if key in (glfw.KEY_ESCAPE, glfw.KEY_Q):
@@ -215,6 +216,10 @@ def handle_key(controls, key: int) -> Optional[str]:
     if key == glfw.KEY_T:
         controls.toggle_stabilize()
         return "stabilize"
+    if key == glfw.KEY_D:
+        less = bool(mods & glfw.MOD_SHIFT)
+        controls.change_detail(-0.25 if less else +0.25)
+        return "less detail" if less else "more detail"
     if key in (glfw.KEY_COMMA, glfw.KEY_PERIOD):
         controls.cycle_painting(+1 if key == glfw.KEY_PERIOD else -1)
         return "painting"

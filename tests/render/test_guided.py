@@ -3,7 +3,7 @@ formula, read back from real GL framebuffers (EGL), and what it does to edges an
 import numpy as np
 import pytest
 
-from artem_vr.render.compositor import SIGMA_R, Compositor
+from artem_vr.render.compositor import DETAIL_GAIN, SIGMA_R, TEXT_ENERGY, Compositor
 from tests.render.test_compositor import render
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -25,11 +25,13 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
         hi = min(max((i + 1) * n_g // n_low, lo + 1), n_g)
         return np.arange(lo, hi, max((hi - lo + 15) // 16, 1))
 
-    low_l = np.empty((h, w))
+    low_l, low_e = np.empty((h, w)), np.empty((h, w))
     for j in range(h):
         rows = footprint(j, h, gh)
         for i in range(w):
-            low_l[j, i] = y_full[np.ix_(rows, footprint(i, w, gw))].mean()
+            block = y_full[np.ix_(rows, footprint(i, w, gw))]
+            low_l[j, i] = block.mean()
+            low_e[j, i] = np.abs(block - block.mean()).mean()
 
     vx = (np.arange(out_w) + 0.5) / out_w
     vy = (np.arange(out_h) + 0.5) / out_h
@@ -48,6 +50,8 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
     acc = np.zeros((out_h, out_w, 3))
     acc_l = np.zeros((out_h, out_w))
     acc_w = np.zeros((out_h, out_w))
+    acc_e = np.zeros((out_h, out_w))
+    acc_k = np.zeros((out_h, out_w))
     for dj in range(-1, 3):
         qy = uby + dj
         qyi = np.clip(qy, 0, h - 1).astype(int)
@@ -57,11 +61,19 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
             kx = np.maximum(1 - 0.25 * (qx - ux) ** 2, 0) ** 2
             ky = np.maximum(1 - 0.25 * (qy - uy) ** 2, 0) ** 2
             lq = low_l[qyi][:, qxi]
-            wgt = ky[:, None] * kx[None, :] * (np.exp(-(y - lq) ** 2 / (2 * sigma_r ** 2)) + 1e-3)
+            ks = ky[:, None] * kx[None, :]
+            acc_e += low_e[qyi][:, qxi] * ks
+            acc_k += ks
+            wgt = ks * (np.exp(-(y - lq) ** 2 / (2 * sigma_r ** 2)) + 1e-3)
             acc += s[qyi][:, qxi] * wgt[..., None]
             acc_l += lq * wgt
             acc_w += wgt
-    out = acc / acc_w[..., None] + detail * (y - acc_l / acc_w)[..., None]
+    mean = acc_l / acc_w
+    r = (y - mean)[..., None]
+    m = np.minimum(1.0, acc_e / acc_k / TEXT_ENERGY)
+    b = acc / acc_w[..., None]
+    b = np.clip(b + (detail * m * (mean - b @ LUMA))[..., None], 0, 1)
+    out = b + detail * DETAIL_GAIN * r * np.where(r > 0, 1 - b, b)
     return np.clip(out, 0, 1) * 255.0
 
 
@@ -69,7 +81,7 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
     ((40, 24), (160, 96), (160, 96), "rgb", 0.0),       # output at the guide's size, 4x
     ((33, 21), (100, 62), (99, 63), "bgra", 0.7),       # odd sizes, ratios not integers, BGRA as captured
     ((20, 12), (400, 240), (120, 72), "bgr", 1.0),      # guide larger than the output, footprints > 16 px
-    ((32, 32), (24, 24), (64, 64), "rgb", 0.5),         # guide smaller than the stylized frame
+    ((32, 24), (48, 24), (64, 48), "rgb", 0.5),         # guide larger in one direction only
 ])
 def test_guided_upsampling_matches_cpu_reference(gl, low, guide_size, dst, order, detail):
     rng = np.random.default_rng(7)
@@ -147,3 +159,14 @@ def test_guided_size_changes_do_not_leak_and_release_frees_everything(gl):
     assert len(counts) == 1 and gl.error == "GL_NO_ERROR"
     comp.release()
     assert comp.gl_object_count == 0
+
+
+def test_a_guide_no_larger_than_the_stylized_frame_draws_it_as_it_is(gl):
+    """At 1:1 (--infer-size = the source's size) the net saw every pixel: plain Catmull-Rom."""
+    rng = np.random.default_rng(5)
+    stylized = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    comp = Compositor(gl, detail=1.0)
+    comp.upload(stylized, guide=rng.integers(0, 256, (24, 32, 4), dtype=np.uint8), guide_order="bgra")
+    assert not comp.guided
+    assert np.array_equal(render(gl, comp, (32, 24)), stylized)
+    comp.release()

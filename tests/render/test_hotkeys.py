@@ -36,6 +36,16 @@ def test_hotkeys_change_state():
     assert c.quit.is_set()
 
 
+def test_d_and_shift_d_change_the_detail_in_quarters_within_0_and_1():
+    c = Controls(Settings(style=3, detail=0.75))
+    assert handle_key(c, glfw.KEY_D) == "more detail" and c.settings.detail == 1.0
+    handle_key(c, glfw.KEY_D)
+    assert c.settings.detail == 1.0  # clamped
+    for expected in (0.75, 0.5, 0.25, 0.0, 0.0):
+        assert handle_key(c, glfw.KEY_D, glfw.MOD_SHIFT) == "less detail"
+        assert c.settings.detail == expected
+
+
 def test_style_wraps_around_and_q_quits():
     c = Controls(Settings(style=25))
     handle_key(c, glfw.KEY_RIGHT)
