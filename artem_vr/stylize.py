@@ -7,8 +7,11 @@ into place when complete.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -281,14 +284,41 @@ def stylize_image_file(engine, job: Job, style, strength: float, preserve_color:
     if min(h, w) < MIN_SIDE:
         raise InputError(f"{job.src} is {w}x{h}; both sides need at least {MIN_SIDE} px")
     check_memory(w, h, engine)
-    if w * h > BIG_IMAGE_MP * 1e6:
-        print(f"artem-vr: stylizing {job.src.name} ({w}x{h}, {w * h / 1e6:.0f} MP) ...", file=sys.stderr)
-    out = stylize_one(engine, rgb, style, strength, preserve_color)
+    with _elapsed(f"stylizing {job.src.name} ({w}x{h}, {w * h / 1e6:.0f} MP)", w * h > BIG_IMAGE_MP * 1e6):
+        out = stylize_one(engine, rgb, style, strength, preserve_color)
     if alpha is not None:
         alpha = resize(alpha, (w, h))
         _note_flattened(job, notes)
     write_image(job.dst, out, alpha)
     return w, h
+
+
+@contextlib.contextmanager
+def _elapsed(what: str, show: bool):
+    """For a long single picture: a line when it starts and, on a terminal, the seconds spent,
+    updated every second (the net runs as one call: there is no finer progress to show)."""
+    if not show:
+        yield
+        return
+    tty = sys.stderr.isatty()
+    print(f"artem-vr: {what} ...", file=sys.stderr, end="" if tty else "\n", flush=True)
+    done = threading.Event()
+    t0 = time.perf_counter()
+
+    def tick():
+        while not done.wait(1.0):
+            print(f"\rartem-vr: {what} ... {time.perf_counter() - t0:.0f} s", file=sys.stderr, end="", flush=True)
+
+    ticker = threading.Thread(target=tick, daemon=True) if tty else None
+    if ticker is not None:
+        ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if ticker is not None:
+            ticker.join()
+            print(f"\rartem-vr: {what} ... {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
 
 
 def _note_flattened(job: Job, notes: Optional[list]) -> None:
