@@ -9,7 +9,7 @@ Size = Tuple[int, int]
 
 @dataclass(frozen=True)
 class LiveConfig:
-    mode: str                      # "vr" | "window" | "file"
+    mode: str                      # "vr" | "window" | "file" | "virtualcam" (the camera alone, headless)
     output: Optional[str]
     source: str
     style: Union[int, str, object]  # an index, a spec string, or a PaintingStyle (paintings)
@@ -32,5 +32,6 @@ class LiveConfig:
     budget_ms: Optional[float] = None   # --infer-size auto: ms per frame (None: the source's period)
     stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)
     detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)
-    detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)
     style_dir: Optional[Tuple[str, ...]] = None   # painting files cycled with , and . (--style-dir)
+    record: Optional[str] = None   # --record FILE: a video of the run beside the primary output
+    virtualcam: Optional[str] = None   # --virtualcam [DEVICE]: "" for the first free camera

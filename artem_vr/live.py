@@ -34,6 +34,13 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     out = p.add_mutually_exclusive_group()
     out.add_argument("--window", action="store_true", help="show in a desktop window")
     out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
+    p.add_argument("--record", metavar="FILE",
+                   help="also record what is shown to a video (.mp4/.mkv/.webm), as long as the run")
+    p.add_argument("--virtualcam", nargs="?", const="", default=None, metavar="DEVICE",
+                   help="also send the picture to a virtual camera (Zoom, Meet, OBS) through pyvirtualcam, "
+                        "1280x720 at 30 fps (--size sets it when the camera is the only output); DEVICE: "
+                        "/dev/videoN or a camera name (default: the first free one). Without --window/--output "
+                        "the camera is the only output (no headset)")
     p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, "
                    "video:PATH, image:PATH or demo (default webcam)")
     _add_model_options(p, "auto")  # the live modes: the fastest net that looks like the full one
@@ -88,9 +95,10 @@ def build_config(args) -> LiveConfig:
     budget_ms = _budget(args)
     style = resolve_style_arg(args)  # paintings read and their vectors made before any model loads
     style_dir = painting_files(args.style_dir) if getattr(args, "style_dir", None) else None
-    if args.stats and not Path(args.stats).expanduser().resolve().parent.is_dir():
-        raise InputError(f"--stats {args.stats}: its folder does not exist")
-    mode = "window" if args.window else "file" if args.output else "vr"
+    _check_stats_path(args.stats)
+    mode = "window" if args.window else "file" if args.output else (
+        "virtualcam" if args.virtualcam is not None else "vr")
+    _refuse_inapplicable(args, mode)
     source = args.source or "webcam"
     vr_view = args.vr_view or ("screen" if source.startswith("screen") else "fill")
     hud = args.hud if args.hud is not None else mode == "window"
@@ -103,14 +111,69 @@ def build_config(args) -> LiveConfig:
                       budget_ms=budget_ms,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
-                      backend=args.backend, stabilize=args.stabilize, detail=detail)
+                      backend=args.backend, stabilize=args.stabilize, detail=detail,
+                      record=args.record, virtualcam=args.virtualcam)
+
+
+def _check_stats_path(path) -> None:
+    """``--stats`` must be writable before the run, not only at its end."""
+    import os
+
+    if not path:
+        return
+    target = Path(path).expanduser()
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"--stats {path}: its folder does not exist")
+    if target.is_dir():
+        raise InputError(f"--stats {path} is a folder; give a file name like stats.json")
+    existed = target.exists()
+    try:  # a real attempt: permission bits say nothing for root, nor for read-only mounts
+        with open(target, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise InputError(f"--stats {path}: cannot write there ({exc.strerror or exc})") from None
+    if not existed:
+        os.unlink(target)
+
+
+def _refuse_inapplicable(args, mode: str) -> None:
+    """Options that would do nothing in this mode are errors, not silently ignored."""
+    if args.fullscreen and mode != "window":
+        raise UsageError("--fullscreen is for --window")
+    if mode != "vr":
+        vr_only = [name for name, given in (("--vr-view", args.vr_view is not None), ("--mirror", args.mirror))
+                   if given]
+        if vr_only:
+            where = {"window": "--window", "file": "--output", "virtualcam": "--virtualcam alone"}[mode]
+            raise UsageError(f"{vr_only[0]} is for the VR headset, not {where}")
+    if args.record and args.output and Path(args.record).expanduser().resolve() == Path(args.output).expanduser().resolve():
+        raise UsageError("--record and --output name the same file")
 
 
 def _style_value(spec: str):
     return int(spec) if spec.strip().isdigit() else spec
 
 
+def make_outputs(config: LiveConfig) -> list:
+    """The secondary sinks: a recording and/or a virtual camera beside the primary output."""
+    outputs = []
+    if config.record:
+        from .render.record import RecordSink
+
+        outputs.append(RecordSink(config.record))  # no HUD: a clean video of the picture
+    if config.virtualcam is not None and config.mode != "virtualcam":
+        from .render.virtualcam import VirtualCamSink
+
+        outputs.append(VirtualCamSink(config.virtualcam))
+    return outputs
+
+
 def make_sink(config: LiveConfig, controls, source):
+    if config.mode == "virtualcam":
+        from .render.virtualcam import DEFAULT_SIZE, VirtualCamSink
+
+        return VirtualCamSink(config.virtualcam, size=config.size or DEFAULT_SIZE, hud=bool(config.hud))
     if config.mode == "window":
         from .render.window import WindowSink
 
@@ -140,9 +203,12 @@ def run_live(args) -> int:
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
                                  stabilize=config.stabilize, detail=config.detail))
     controls.paintings = list(config.style_dir or ())
+    outputs = make_outputs(config)
     sink = make_sink(config, controls, source)
     pipeline = None
     try:
+        for output in outputs:
+            output.prepare()  # no virtual camera: say so before the model loads (and before the headset)
         sink.prepare()  # no display / no headset: say so before the model loads
         model = config.model
         engine = StyleEngine.load(model, device=config.device, backend=config.backend)
@@ -158,10 +224,12 @@ def run_live(args) -> int:
             engine.graphed.max_graphs = 3  # the size in use and its neighbours on the ladder
         pipeline = LivePipeline(source, engine, sink, controls, box, upscale=fixed is not None, resolution=resolution,
                                 frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
-                                sharpen=config.sharpen, model_name=engine.name)
+                                sharpen=config.sharpen, model_name=engine.name, outputs=outputs)
         signalled = _install_sigterm(controls)
         pipeline.run()
     finally:
+        for output in outputs:
+            output.close()
         sink.close()  # idempotent; covers failures before the pipeline took the sink over
         if config.stats and pipeline is not None:
             _write_stats(config.stats, pipeline.stats())

@@ -23,10 +23,12 @@ FIRST_FRAME_TIMEOUT = 10.0
 class LivePipeline:
     def __init__(self, source: Source, engine, sink: Sink, controls, infer_size: Tuple[int, int],
                  upscale: bool = True, frames: Optional[int] = None, lockstep: bool = False,
-                 sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = "", resolution=None):
+                 sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = "", resolution=None,
+                 outputs=()):
         self.source = source
         self.engine = engine
         self.sink = sink
+        self.outputs = list(outputs)  # secondary sinks (recording, virtual camera) in the sink's GL context
         self.controls = controls
         self.frames = frames
         self.sharpen = sharpen
@@ -66,6 +68,9 @@ class LivePipeline:
                 self.sink.fps = self.source.rate
             self.worker.start()
             ctx = self.sink.open(first.size)
+            self._exclude_own_windows(first.pixels)  # before anything else: the window is on screen now
+            for output in self.outputs:
+                output.open(first.size, ctx)
             self.compositor = Compositor(ctx, sharpen=self.sharpen)
             self._loop()
         except Exception:
@@ -103,11 +108,16 @@ class LivePipeline:
                     return
                 continue
             self.compositor.detail = self.controls.settings.detail  # bumps the version when changed
+            self._exclude_own_windows()
             self._update_hud()
+            frame_time = self._frame_time(new) if new is not None else None
             if new is not None and hasattr(self.sink, "frame_time"):
-                self.sink.frame_time = self._frame_time(new)
+                self.sink.frame_time = frame_time
             t0 = time.perf_counter()
             keep = self.sink.present(self.compositor)
+            for output in self.outputs:
+                output.frame_time = frame_time
+                output.present(self.compositor)
             t1 = time.perf_counter()
             if self.compositor.texture is not None and self.sink.drew:
                 self.presented += 1
@@ -133,6 +143,15 @@ class LivePipeline:
         return (self.capture.ended.is_set() and self.worker.done_seq >= self.capture_slot.seq
                 and self.output_slot.seq <= last_seq)
 
+    def _exclude_own_windows(self, before=None) -> None:
+        """No feedback loop: a screen source leaves out the desktop area of our own window (the
+        window, the VR mirror) and shows what was there before (``before``: a frame grabbed before
+        the window opened). See ``capture/screen.py``."""
+        rects = getattr(self.sink, "screen_rects", None)
+        exclude = getattr(self.source, "exclude", None)
+        if rects is not None and exclude is not None:
+            exclude(rects(), before)
+
     def _raise_stage_errors(self) -> None:
         for stage in (self.capture, self.worker):
             if stage.error is not None:
@@ -153,7 +172,8 @@ class LivePipeline:
 
         settings = self.controls.settings
         infer_fps = self.worker.stats.fps()
-        banners = [b for b in (self.capture.status(), self.worker.notice, getattr(self.controls, "notice", None)) if b]
+        banners = [b for b in (self.capture.status(), self.worker.notice, getattr(self.controls, "notice", None),
+                               getattr(self.source, "notice", None)) if b]
         self.sink.title_info(" - ".join([f"style {settings.style}", f"{infer_fps:.1f} fps", *banners]))
         lines = [f"! {b}" for b in banners]  # shown even with the HUD off: the user must know
         if settings.hud:
@@ -174,10 +194,13 @@ class LivePipeline:
         self.capture.stop()
         self.worker.stop()
         self.output_size = getattr(self.sink, "size", None) or self.output_size
-        if hasattr(self.sink, "failed"):
-            self.sink.failed = self._failed or any(s.error is not None for s in (self.capture, self.worker))
-            if self._t_first is not None and not self.capture.lockstep:  # live: the file lasts as the run did
-                self.sink.end_time = self._ended - self._t_first
+        for sink in (self.sink, *self.outputs):
+            if hasattr(sink, "failed"):
+                sink.failed = self._failed or any(s.error is not None for s in (self.capture, self.worker))
+                if self._t_first is not None and not self.capture.lockstep:  # live: the file lasts as the run did
+                    sink.end_time = self._ended - self._t_first
+        for output in self.outputs:  # their framebuffers live in the primary's context: before it goes
+            output.close()
         if self.compositor is not None:
             self.compositor.release()
         self.sink.close()
@@ -230,6 +253,7 @@ class LivePipeline:
             "model_requested": getattr(self.engine, "requested", self.model_name),
             "source": self.source.name,
             "sink": self.sink.name,
+            "outputs": [output.name for output in self.outputs],
             "stabilize": {"on": bool(getattr(self.controls.settings, "stabilize", False)),
                           "frames": self.worker.stabilize_stats.count,
                           "ms": self.worker.stabilize_stats.summary()},
