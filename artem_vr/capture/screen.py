@@ -1,13 +1,23 @@
 """Screen capture with mss. Frames stay BGRA as mss delivers them (no numpy channel shuffles);
-the inference stage swizzles on its device."""
+the inference stage swizzles on its device.
+
+No feedback loop: while our own window (or the VR mirror) sits on the captured area, the pipeline
+hands its rectangle to :meth:`ScreenSource.exclude`, and that part of each grab is replaced by what
+was there before the window covered it, so the window never films itself.
+"""
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import time
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import CaptureError
 from .base import Source
+
+Rect = Tuple[int, int, int, int]  # x, y, w, h in desktop pixels
+EXCLUDE_MARGIN = 4   # px around our window (a moving window is a frame ahead of what we know)
+NOTICE_SECONDS = 5.0
 
 
 class ScreenSource(Source):
@@ -21,6 +31,25 @@ class ScreenSource(Source):
             f"screen:{','.join(map(str, region))}" if region else f"screen:{monitor}")
         self._sct = None
         self._area = None
+        self._exclude: Tuple[Rect, ...] = ()   # set on the main thread, read on the capture thread
+        self._fill = None         # a frame from before our window covered it (BGRA, captured area)
+        self._masked_since: Optional[float] = None
+        self.masked = False       # whether the last grab had part of our window replaced
+
+    def exclude(self, rects: Sequence[Rect], before: Optional[np.ndarray] = None) -> None:
+        """Desktop rectangles ``(x, y, w, h)`` (our windows) to keep out of the picture; ``before``:
+        a frame this source grabbed before they opened, whose pixels fill them (else the latest
+        frame's, or dark grey). Called from the main thread."""
+        if before is not None:
+            self._fill = before
+        self._exclude = tuple(tuple(int(v) for v in r) for r in rects)
+
+    @property
+    def notice(self) -> Optional[str]:
+        """A HUD banner for a few seconds after the window starts covering the captured screen."""
+        if self._masked_since is not None and time.monotonic() - self._masked_since < NOTICE_SECONDS:
+            return "this window covers part of the captured screen: that part shows what was there before"
+        return None
 
     def open(self) -> None:
         import mss
@@ -52,7 +81,36 @@ class ScreenSource(Source):
             shot = self._sct.grab(self._area)
         except Exception as exc:
             raise CaptureError(f"screen capture failed: {' '.join(str(exc).split()) or type(exc).__name__}") from None
-        return np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4), "bgra"
+        pixels = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
+        return self._mask(pixels), "bgra"
+
+    def _mask(self, pixels: np.ndarray) -> np.ndarray:
+        """Replace the parts of ``pixels`` (the captured area) that our windows cover."""
+        rects, left, top = self._exclude, self._area["left"], self._area["top"]
+        h, w = pixels.shape[:2]
+        boxes = []
+        for x, y, rw, rh in rects:
+            x0, y0 = max(0, x - left - EXCLUDE_MARGIN), max(0, y - top - EXCLUDE_MARGIN)
+            x1, y1 = min(w, x - left + rw + EXCLUDE_MARGIN), min(h, y - top + rh + EXCLUDE_MARGIN)
+            if x1 > x0 and y1 > y0:
+                boxes.append((x0, y0, x1, y1))
+        if not boxes:
+            self.masked, self._masked_since = False, None
+            self._fill = pixels   # the latest clean picture, for when a window comes
+            return pixels
+        if not pixels.flags.writeable:
+            pixels = pixels.copy()
+        fill = self._fill if self._fill is not None and self._fill.shape == pixels.shape else None
+        for x0, y0, x1, y1 in boxes:
+            if fill is not None:
+                pixels[y0:y1, x0:x1] = fill[y0:y1, x0:x1]
+            else:
+                pixels[y0:y1, x0:x1] = (40, 40, 40, 255)
+        self._fill = pixels  # the next grab fills from this one: the window's area stays as it was
+        if not self.masked:
+            self._masked_since = time.monotonic()
+        self.masked = True
+        return pixels
 
     def close(self) -> None:
         if self._sct is not None:

@@ -144,6 +144,13 @@ class VrSink(Sink):
         self.poses = (ovr.TrackedDevicePose_t * ovr.k_unMaxTrackedDeviceCount)()
         return self.ctx
 
+    def screen_rects(self) -> list:
+        """The mirror window's place on the desktop, for a screen source to leave out."""
+        from .window import window_screen_rect
+
+        rect = window_screen_rect(self._window) if self.mirror else None
+        return [rect] if rect else []
+
     def _make_context(self):
         """A GL context for the eye textures: the mirror window's, or a headless one."""
         if self.mirror or self.context_kind == "window":

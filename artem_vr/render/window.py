@@ -45,6 +45,19 @@ def create_gl_window(width: int, height: int, title: str, visible: bool = True, 
     return window
 
 
+def window_screen_rect(window):
+    """``(x, y, w, h)`` of a glfw window on the desktop, its decorations included; None when it is
+    minimized or gone. Main thread only."""
+    import glfw
+
+    if window is None or glfw.get_window_attrib(window, glfw.ICONIFIED):
+        return None
+    x, y = glfw.get_window_pos(window)
+    w, h = glfw.get_window_size(window)
+    left, top, right, bottom = glfw.get_window_frame_size(window)
+    return x - left, y - top, w + left + right, h + top + bottom
+
+
 class WindowSink(Sink):
     every_frame = False
     name = "window"
@@ -98,6 +111,11 @@ class WindowSink(Sink):
         glfw.terminate()
 
     # -- per frame --------------------------------------------------------------------------
+
+    def screen_rects(self) -> list:
+        """Where this window is on the desktop, for a screen source to leave out (no feedback loop)."""
+        rect = window_screen_rect(self.window)
+        return [rect] if rect else []
 
     def framebuffer_size(self) -> Size:
         import glfw
