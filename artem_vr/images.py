@@ -294,4 +294,4 @@ def resize(image: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 
     if (image.shape[1], image.shape[0]) == tuple(size):
         return image
-    return np.asarray(Image.fromarray(image).resize(tuple(size), Image.LANCZOS))
+    return np.array(Image.fromarray(image).resize(tuple(size), Image.LANCZOS))  # writable, for torch
