@@ -243,6 +243,36 @@ def run_auto(engine, seconds, fps, size=(640, 360)):
             "changes": ctrl.changes, "infer_size_over_run": stats["infer_size_over_run"]}
 
 
+def compositor_cost(repeats: int = 30, low=(320, 180), outputs=((1280, 720), (1920, 1080))) -> list:
+    """GL time of one new picture at each output size (upload, upsampling, glFinish), through the
+    context's GL (EGL: llvmpipe on a CPU, the GPU elsewhere): Catmull-Rom + sharpen (no guide)
+    against the guided upsampling with the BGRA source (guide_down + guided passes)."""
+    from artem_vr.render.compositor import Compositor
+
+    rng = np.random.default_rng(0)
+    stylized = rng.integers(0, 256, (low[1], low[0], 3), dtype=np.uint8)
+    rows = []
+    for size in outputs:
+        target = OffscreenTarget(size)
+        source = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+        row = {"output": list(size), "stylized": list(low)}
+        for label, guide, detail in (("catmull_rom", None, 0.0), ("guided", source, 0.75)):
+            comp = Compositor(target.ctx, sharpen=0.3, detail=detail)
+            times = []
+            for i in range(repeats + 3):
+                t0 = time.perf_counter()
+                comp.upload(stylized, guide=guide, guide_order="bgra")
+                comp.render(target.fbo, size, flip_y=False, hud=False)
+                target.ctx.finish()
+                if i >= 3:  # the first ones compile and allocate
+                    times.append((time.perf_counter() - t0) * 1000.0)
+            comp.release()
+            row[f"{label}_ms"] = round(float(np.median(times)), 2)
+        target.release()
+        rows.append(row)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="10 s per run instead of 30")
@@ -254,7 +284,21 @@ def main() -> None:
     ap.add_argument("--infer-size", default="320x180",
                     help="320x180 (the fixed-size runs) or auto: a dynamic-resolution run with a second process "
                          "burning one core from half time on")
+    ap.add_argument("--compositor", action="store_true",
+                    help="only the compositor's cost per new picture: Catmull-Rom vs guided upsampling")
     args = ap.parse_args()
+    if args.compositor:
+        rows = compositor_cost()
+        gl = OffscreenTarget((8, 8))
+        renderer = gl.ctx.info.get("GL_RENDERER", "?")
+        gl.release()
+        print(f"compositor, {renderer}: ms per new picture (upload + upsample + finish), 320x180 stylized")
+        for r in rows:
+            print(f"  {r['output'][0]}x{r['output'][1]}: Catmull-Rom + sharpen {r['catmull_rom_ms']} ms, "
+                  f"guided + detail {r['guided_ms']} ms")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"renderer": renderer, "compositor": rows}, indent=2) + "\n")
+        return
     if args.infer_size == "auto":
         seconds = args.seconds or (20 if args.quick else 40)
         engine = StyleEngine.load(args.model, device=args.device)
