@@ -41,7 +41,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
                         "1280x720 at 30 fps (--size sets it when the camera is the only output); DEVICE: "
                         "/dev/videoN or a camera name (default: the first free one). Without --window/--output "
                         "the camera is the only output (no headset)")
-    p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, "
+    p.add_argument("--source", default=None, help="webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, screen:pick, "
                    "video:PATH, image:PATH or demo (default webcam)")
     _add_model_options(p, "auto")  # the live modes: the fastest net that looks like the full one
     p.add_argument("--style-dir", metavar="DIR",
@@ -199,6 +199,14 @@ def run_live(args) -> int:
 
     config = build_config(args)
     device = resolve_device(config.device)
+    if config.source.strip().lower() == "screen:pick":  # drag the region now, before the model loads
+        from dataclasses import replace
+
+        from .capture.pick import pick_region
+
+        spec = "screen:{},{},{},{}".format(*pick_region())
+        print(f"artem-vr: picked --source {spec}", flush=True)
+        config = replace(config, source=spec)
     source = parse_source(config.source, offline=config.mode == "file", frames=config.frames)
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
                                  stabilize=config.stabilize, detail=config.detail))

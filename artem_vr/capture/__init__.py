@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..errors import UsageError
 from .base import CaptureStage, Frame, Source
 
-SPEC_HELP = ("webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, video:PATH, image:PATH or demo")
+SPEC_HELP = ("webcam, webcam:N, screen, screen:N, screen:X,Y,W,H, screen:pick, video:PATH, image:PATH or demo")
 
 
 def parse_source(spec: str, offline: bool = False, frames=None) -> Source:
