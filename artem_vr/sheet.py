@@ -1,4 +1,4 @@
-"""Contact sheet: one photo in every style, labelled with its index, to help people choose; paintings
+"""Contact sheet: one photo in every style, labelled with its index and name, to help people choose; paintings
 (``styles --style-dir``) follow, each as its thumbnail beside the photo in its style."""
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .images import read_image
+from .inference.styles import style_name
 from .resources import assets_dir
 
 DEFAULT_PHOTO = "astronaut.jpg"
@@ -29,7 +30,7 @@ def contact_sheet(engine, photo: Optional[np.ndarray] = None, tile: int = 192, c
     th, tw = base.shape[:2]
     tiles = [("original", base)]
     for i in tqdm(engine.styles, desc="styles", unit="style", disable=None if progress else True):
-        tiles.append((f"style {i}", engine.stylize(base, i)))
+        tiles.append((f"{i} {style_name(i)}", engine.stylize(base, i)))
     if paintings:
         columns += columns % 2  # a painting and its result side by side, never split over two rows
         tiles += [("", None)] * (-len(tiles) % columns)

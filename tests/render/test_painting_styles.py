@@ -75,7 +75,7 @@ def test_worker_switches_nets_with_the_style(full_engine, art):
         third = out.get(second[0], timeout=20)
     finally:
         worker.stop()
-    assert first[1].style == "3" and second[1].style == "a.png" and third[1].style == "3"
+    assert first[1].style == "3 ribbons" and second[1].style == "a.png" and third[1].style == "3 ribbons"
     assert worker.engine is full_engine  # back on the same (kept) engine
     ref = reference_uint8(photo, lite_vector(art["a"]))
     assert np.abs(second[1].pixels.astype(int) - ref).max() <= 1
