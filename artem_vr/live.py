@@ -31,6 +31,10 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p = parser_class(prog="artem-vr", description=(
         "Live neural style transfer. With no --window/--output it runs in the VR headset. "
         "Subcommands: stylize, styles, distill, doctor (artem-vr SUBCOMMAND --help)."))
+    from . import __version__
+
+    p.add_argument("-V", "--version", action="version", version=f"artem-vr {__version__}",
+                   help="print the version and exit")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--window", action="store_true", help="show in a desktop window")
     out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
