@@ -19,7 +19,7 @@ CUDA_INFER_BOX = (1280, 720)
 # --detail when not given: how much of the source's fine luminance the guided upsampling adds back.
 # Screens: the level bench_readable measured as readable (README "A desktop you can still read");
 # cameras, videos, images: lower, so a photo stays a painting and sensor noise is not drawn back in.
-DEFAULT_DETAIL = {"screen": 0.75, "camera": 0.25}
+DEFAULT_DETAIL = {"screen": 1.0, "camera": 0.25}
 # --infer-size auto: floor, ceiling and first size per device
 AUTO_CPU = ((192, 108), (960, 540), CPU_INFER_BOX)
 AUTO_CUDA = ((320, 180), (1920, 1080), CUDA_INFER_BOX)

@@ -8,7 +8,8 @@
 //         k(t) = (1 - t^2/4)^2 for |t| < 2, else 0: a tap leaving the 4x4 window has weight 0,
 //         so the picture has no seams where u crosses a low-res pixel centre
 //   B   = sum w_q S_q / sum w_q,   M = sum w_q L_q / sum w_q,   r = Y - M
-//   m   = min(1, E(u) / text_energy)        (E(u): E bilinear at u, clamp to edge)
+//   m   = min(1, max_q (1 - dx^2/4)(1 - dy^2/4) E_q / text_energy)   (d = q - u: text marks the gaps
+//         between its lines too; the weight is 0 where a tap leaves the window, so no seams)
 //   B'  = B + detail * m * (M - luma(B))                   (stroke luminance flattened where text is)
 //   out = B' + a r (1 - B')  where r > 0,   B' + a r B'  where r <= 0,   a = detail * detail_gain
 // (per channel, then clamped). Colour and strokes come from the stylized frame S, edges from the
@@ -59,6 +60,7 @@ void main() {
     vec3 acc = vec3(0.0);
     float acc_l = 0.0;
     float acc_w = 0.0;
+    float e = 0.0;
     for (int j = -1; j <= 2; j++) {
         for (int i = -1; i <= 2; i++) {
             vec2 q = base + vec2(i, j);
@@ -69,6 +71,7 @@ void main() {
             vec2 k = max(1.0 - 0.25 * d * d, 0.0);
             float ks = k.x * k.x * k.y * k.y;
             float w = ks * (exp(-dl * dl * inv_r) + 1e-3);
+            e = max(e, k.x * k.y * texelFetch(energy, qi, 0).r);
             acc += s.rgb * w;
             acc_l += s.a * w;
             acc_w += w;
@@ -76,11 +79,6 @@ void main() {
     }
     float mean = acc_l / acc_w;
     float r = y - mean;
-    vec2 f = u - base;
-    ivec2 e0 = clamp(ivec2(base), ivec2(0), hi);
-    ivec2 e1 = clamp(ivec2(base) + 1, ivec2(0), hi);
-    float e = mix(mix(texelFetch(energy, e0, 0).r, texelFetch(energy, ivec2(e1.x, e0.y), 0).r, f.x),
-                  mix(texelFetch(energy, ivec2(e0.x, e1.y), 0).r, texelFetch(energy, e1, 0).r, f.x), f.y);
     float m = min(1.0, e / text_energy);
     vec3 b = acc / acc_w;
     b = clamp(b + detail * m * (mean - dot(b, LUMA)), 0.0, 1.0);

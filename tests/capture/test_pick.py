@@ -10,19 +10,6 @@ from artem_vr.capture.pick import MIN_SIDE, PickCancelled, RegionPicker
 needs_display = pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (Xvfb)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _hold_the_display():
-    """An X server resets when its last client leaves, refusing connections for a moment: keep
-    one open while these tests open and close windows."""
-    if not os.environ.get("DISPLAY"):
-        yield
-        return
-    import mss
-
-    with mss.MSS():
-        yield
-
-
 def test_drag_gives_a_desktop_rectangle_in_any_direction_with_origin_and_hidpi_scale():
     p = RegionPicker((2560, 1440), origin=(1920, 0), window_size=(1280, 720))   # a 2x monitor, right of another
     p.press(300, 200)
@@ -56,43 +43,26 @@ def test_picker_picture_dims_outside_and_frames_the_selection():
 
 
 @needs_display
-def test_picker_window_shows_the_frozen_screen_and_returns_the_dragged_region():
-    import mss
+def test_picker_window_shows_the_frozen_screen_returns_the_dragged_region_and_esc_cancels(tmp_path):
+    """The real window, driven by synthetic events in a process of its own (helpers/window_probes.py)."""
+    import subprocess
+    import sys
 
-    from artem_vr.capture.pick import grab_monitor, pick_region
-
-    shot, origin = grab_monitor(1)
-    seen = []
-    steps = iter([lambda p: p.press(100, 50), lambda p: p.drag(300, 150), lambda p: None,
-                  lambda p: seen.append(_grab_screen(mss)), lambda p: p.release(400, 250)])
-
-    def feed(picker):
-        next(steps, lambda p: None)(picker)
-
-    assert pick_region(feed=feed, timeout=20) == (origin[0] + 100, origin[1] + 50, 300, 200)
+    probe = subprocess.run([sys.executable, "-m", "helpers.window_probes", "pick", str(tmp_path / "p.npz")],
+                           cwd=os.path.join(os.path.dirname(os.path.dirname(__file__))), capture_output=True,
+                           text=True, timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    r = np.load(tmp_path / "p.npz")
+    ox, oy = r["origin"]
+    assert tuple(r["rect"]) == (ox + 100, oy + 50, 300, 200)
+    assert bool(r["cancelled"])
+    shot = r["shot"]
     p = RegionPicker(shot.shape[1::-1])
     p.press(100, 50)
     p.drag(300, 150)
     expected = p.draw(shot).astype(int)
-    got = seen[0].astype(int)
     below_hint = slice(60, None)
-    assert np.abs(got[below_hint] - expected[below_hint]).mean() < 3
-
-
-def _grab_screen(mss):
-    with mss.MSS() as sct:
-        shot = sct.grab(sct.monitors[1])
-    return np.asarray(shot)[..., 2::-1].copy()
-
-
-@needs_display
-def test_esc_in_the_picker_cancels():
-    import glfw  # noqa: F401  (the picker's window is real)
-
-    from artem_vr.capture.pick import pick_region
-
-    with pytest.raises(PickCancelled):
-        pick_region(feed=lambda p: p.cancel(), timeout=20)
+    assert np.abs(r["seen"][below_hint].astype(int) - expected[below_hint]).mean() < 3
 
 
 def test_cli_prints_the_picked_region_and_esc_is_exit_2(tmp_path, monkeypatch, capsys):

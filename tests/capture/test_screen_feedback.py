@@ -47,38 +47,15 @@ def test_window_outside_the_captured_area_changes_nothing_and_no_fill_is_dark_gr
     assert (out[:10 + EXCLUDE_MARGIN, :10 + EXCLUDE_MARGIN, :3] == 40).all() and out[30, 30, 0] == 33
 
 
-class _Identity:
-    """An engine that returns its input: any nested copy of the window would show as it is."""
-
-    import torch as _torch
-
-    device = _torch.device("cpu")
-    name = "identity"
-    graphed = None
-
-    def weights(self, style):
-        return self._torch.zeros(26)
-
-    def style_label(self, style):
-        return str(style)
-
-    def stylize_tensor(self, x, weights, strength=1.0, preserve_color=False):
-        return x
-
-
 @pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X display (Xvfb)")
 def test_window_on_the_captured_screen_shows_no_nested_copy_of_itself(tmp_path):
     """A 1280x720 picture fills the (virtual) screen; artem-vr's 640x360 window opens on top of it
-    and shows the whole screen. The window's own area must show the picture that was there, not the
-    window (which, unmasked, would show a half-size copy of itself in its top-left quarter)."""
+    and shows the whole screen (an engine that returns its input). The window's own area must show
+    the picture that was there, not the window (which, unmasked, would show a half-size copy of
+    itself in its top-left quarter). Run in a process of its own (helpers/window_probes.py)."""
     import cv2
-    import glfw
-    import mss
 
-    from artem_vr.controls import Controls, Settings
     from artem_vr.images import read_image, write_image
-    from artem_vr.pipeline import LivePipeline
-    from artem_vr.render.window import WindowSink
 
     picture = cv2.resize(read_image(os.path.join(ROOT, "artem_vr", "assets", "rocket.jpg")), (1280, 720))
     picture[::40] = (255, 255, 0)   # grid lines: a copy at another scale cannot line up with them
@@ -87,34 +64,20 @@ def test_window_on_the_captured_screen_shows_no_nested_copy_of_itself(tmp_path):
     shower = subprocess.Popen([sys.executable, "-m", "helpers.show_picture", str(tmp_path / "desk.png")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               cwd=os.path.join(ROOT, "tests"))
-    shots = []
-
-    class Probe(WindowSink):
-        def present(self, compositor):
-            keep = super().present(compositor)
-            if self.drew and self.window is not None:
-                x, y = glfw.get_window_pos(self.window)
-                w, h = glfw.get_window_size(self.window)
-                with mss.MSS() as sct:
-                    shot = sct.grab({"left": x, "top": y, "width": w, "height": h})
-                shots.append((x, y, np.asarray(shot)[..., :3][..., ::-1].copy()))
-            return keep and len(shots) < 12
-
     try:
         assert shower.stdout.readline().split()[:1] == ["ready"]
-        controls = Controls(Settings(style=0, hud=False, detail=0.75, stabilize=False))
-        sink = Probe(controls, size=(640, 360))
-        pipeline = LivePipeline(ScreenSource(), _Identity(), sink, controls, (640, 360))
-        pipeline.run()
+        probe = subprocess.run([sys.executable, "-m", "helpers.window_probes", "feedback", str(tmp_path / "r.npz")],
+                               cwd=os.path.join(ROOT, "tests"), capture_output=True, text=True, timeout=120)
     finally:
         shower.stdin.close()
         shower.wait(10)
-    x, y, last = shots[-1]
-    assert last.shape == (360, 640, 3)
+    assert probe.returncode == 0, probe.stderr
+    r = np.load(tmp_path / "r.npz")
+    x, y, last = int(r["x"]), int(r["y"]), r["last"]
+    assert last.shape == (360, 640, 3) and int(r["frames"]) == 12
     expected = cv2.resize(picture, (640, 360), interpolation=cv2.INTER_AREA).astype(float)
     # the window's own area on the screen, as the window shows it (half size)
-    qx0, qy0 = x // 2, y // 2
-    region = (slice(qy0, qy0 + 180), slice(qx0, qx0 + 320))
+    region = (slice(y // 2, y // 2 + 180), slice(x // 2, x // 2 + 320))
     err = np.abs(last[region].astype(float) - expected[region]).mean()
     assert err < 12, err
-    assert pipeline.source.masked   # and the HUD said so (the banner is the source's notice)
+    assert bool(r["masked"])   # and the HUD said so (the banner is the source's notice)
