@@ -349,6 +349,49 @@ def camera_edges(model: str, styles, picture_path=None) -> list:
     return rows
 
 
+def words(text: str) -> list:
+    return [w for w in (t.strip(".,:;()[]'\"") for t in text.split()) if len(w) >= 2]
+
+
+def screen_check(desktops, styles, size=(1280, 720)) -> list:
+    """The issue's own check, under an X display (Xvfb) of ``size``: each desktop shown full screen,
+    ``artem-vr --source screen --output DIR --frames 5 --style S`` at its defaults, then the share of
+    the words OCR finds in the desktop that it also finds in the last frame written."""
+    import subprocess
+    import tempfile
+    from collections import Counter
+
+    from artem_vr.images import read_image, write_image
+
+    root = Path(__file__).resolve().parents[1]
+    rows = []
+    for kind in desktops:
+        rgb, _, _ = desktop(kind, size)
+        want = Counter(words(ocr(rgb)))
+        with tempfile.TemporaryDirectory() as tmp:
+            write_image(Path(tmp) / "desk.png", rgb)
+            shower = subprocess.Popen([sys.executable, "-m", "helpers.show_picture", str(Path(tmp) / "desk.png")],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root / "tests")
+            try:
+                shower.stdout.readline()
+                for style in styles:
+                    out = Path(tmp) / f"o{style}"
+                    proc = subprocess.run([sys.executable, "-m", "artem_vr", "--source", "screen", "--output", str(out),
+                                           "--frames", "5", "--style", str(style)], capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        raise RuntimeError(proc.stderr.strip())
+                    got = Counter(words(ocr(read_image(sorted(out.glob("*.png"))[-1]))))
+                    share = sum((want & got).values()) / max(1, sum(want.values()))
+                    rows.append({"desktop": kind, "style": style, "words_found": round(share, 3),
+                                 "source_words": sum(want.values())})
+                    print(f"screen check {kind:15s} style {style:2d}: {share:.2f} of the desktop's "
+                          f"{sum(want.values())} OCR words", flush=True)
+            finally:
+                shower.stdin.close()
+                shower.wait(10)
+    return rows
+
+
 def main() -> int:
     from artem_vr.cli import parse_size
 
@@ -365,6 +408,9 @@ def main() -> int:
     p.add_argument("--picture", help="also draw one desktop at detail 0 / default / 1 into this image")
     p.add_argument("--picture-style", type=int, default=3)
     p.add_argument("--camera", action="store_true", help="only the webcam-like photos' edge sharpness")
+    p.add_argument("--screen-check", action="store_true",
+                   help="only the issue's check under an X display (xvfb-run -s '-screen 0 1280x720x24'): "
+                        "each desktop full screen, artem-vr --source screen --output at its defaults, OCR words")
     p.add_argument("--camera-picture", help="with --camera: a 2x crop of photo / today / guided")
     args = p.parse_args()
     args.sizes = [parse_size(s) for s in args.sizes.split(",")]
@@ -378,6 +424,11 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(torch_threads)
+    if args.screen_check:
+        rows = screen_check(args.desktops, args.styles)
+        if args.out:
+            Path(args.out).write_text(json.dumps({"screen_check": rows}, indent=1) + "\n")
+        return 0
     if args.camera:
         rows = camera_edges(args.model, args.styles[:4], args.camera_picture)
         if args.out:
