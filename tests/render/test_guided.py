@@ -168,3 +168,27 @@ def test_a_guide_no_larger_than_the_stylized_frame_draws_it_as_it_is(gl):
     assert not comp.guided
     assert np.array_equal(render(gl, comp, (32, 24)), stylized)
     comp.release()
+
+
+def test_the_vr_screen_quad_is_upsampled_guided_too(gl):
+    """render_world (the VR floating screen) uses the same guided shader: with an identity placement
+    it draws what render() draws."""
+    rng = np.random.default_rng(6)
+    stylized = rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    guide = rng.integers(0, 256, (48, 80, 4), dtype=np.uint8)
+    comp = Compositor(gl, detail=1.0)
+    comp.upload(stylized, guide=guide, guide_order="bgra")
+    flat = render(gl, comp, (80, 48), flip_y=True).astype(int)
+    tex = gl.texture((80, 48), 3)
+    fbo = gl.framebuffer(color_attachments=[tex])
+    comp.render_world(fbo, (80, 48), np.eye(4, dtype="f4").tobytes())
+    world = np.frombuffer(fbo.read(components=3, alignment=1), np.uint8).reshape(48, 80, 3).astype(int)
+    gl._test_anchor.use()
+    fbo.release()
+    tex.release()
+    assert np.abs(world - flat).max() <= 1
+    plain = Compositor(gl)
+    plain.upload(stylized)
+    assert np.abs(render(gl, plain, (80, 48), flip_y=True).astype(int) - flat).mean() > 5  # guided differs
+    comp.release()
+    plain.release()
