@@ -65,7 +65,8 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("--stats", metavar="FILE.json", help="write run statistics here at exit")
     p.add_argument("--hud", action=argparse.BooleanOptionalAction, default=None,
                    help="per-stage fps/latency overlay (default: on in the window, off in files)")
-    p.add_argument("--sharpen", type=float, default=0.3, help="sharpening after upsampling, 0..1 (default 0.3)")
+    p.add_argument("--sharpen", type=float, default=0.3, help="sharpening after Catmull-Rom upsampling, 0..1 (default 0.3; the source-guided "
+                        "upsampling, used whenever the source is larger than the inference size, needs none)")
     p.add_argument("--detail", type=float, default=None, metavar="F",
                    help="0..1: the source's fine detail (small text, thin lines) added back when upsampling, "
                         f"guided by the full-resolution frame (default {DEFAULT_DETAIL['screen']:g} for screens, "
