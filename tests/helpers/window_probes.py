@@ -73,12 +73,15 @@ def pick(out: str) -> None:
     steps = iter([lambda p: p.press(100, 50), lambda p: p.drag(300, 150), lambda p: None,
                   lambda p: seen.append(_grab(origin[0], origin[1], shot.shape[1], shot.shape[0])),
                   lambda p: p.release(400, 250)])
-    rect = pick_region(feed=lambda p: next(steps, lambda q: None)(p), timeout=20)
-    try:
-        pick_region(feed=lambda p: p.cancel(), timeout=20)
-        cancelled = False
-    except Exception as exc:
-        cancelled = type(exc).__name__ == "PickCancelled"
+    import mss
+
+    with mss.MSS():  # an X server resets (refusing connections a moment) when its last client leaves
+        rect = pick_region(feed=lambda p: next(steps, lambda q: None)(p), timeout=20)
+        try:
+            pick_region(feed=lambda p: p.cancel(), timeout=20)
+            cancelled = False
+        except Exception as exc:
+            cancelled = type(exc).__name__ == "PickCancelled"
     np.savez(out, rect=np.array(rect), origin=np.array(origin), shot=shot, seen=seen[0], cancelled=cancelled)
 
 
