@@ -10,13 +10,23 @@ same class) and, per frame:
    *reference*: the input that produced each held output pixel (not just the previous frame, or
    slow drift and lighting changes would never refresh). Blocks whose largest channel difference
    stays under ``hold_threshold`` (well above averaged sensor noise) keep the previous output
-   exactly; the mask is dilated by one block and feathered, so no seams show.
-2. **Carry.** Where the scene changed, the previous output is warped to the new frame by optical
+   exactly; the changed mask grows by one block into blocks whose input changed a little, and is
+   feathered, so no seams show.
+2. **Keep the look current.** Instance norm and the receptive field couple regions: when something
+   large changes, what the net paints over still input shifts too. Held colours that drifted more
+   than ``stale_threshold`` from the new output (means over 16 px squares) glide towards it by
+   ``recolour_rate`` a frame; blocks drifted ``repaint_at`` times as far (a dragged window's flat
+   inside) are painted anew like moving ones.
+3. **Carry.** Where the scene changed, the previous output is warped to the new frame by optical
    flow (OpenCV's DIS, ultrafast preset, on the luma of the input at most ``flow_width`` wide) and
-   blended with the new output with weight ``carry`` where the flow is trusted: the warped previous
-   *input* must match the new input (warp residual under ``trust_threshold``). Untrusted pixels
-   (occlusions, new content) take the new output as it is.
-3. **Cut.** When most blocks changed and the flow explains few of them, the new output is taken
+   blended with the new output where the flow is trusted: the warped previous *input* must match the
+   new one (warp residual under ``trust_threshold``), and the area must have texture for the flow to
+   hold on to (``flat_gradient``). Through camera noise only the strokes are carried (weight
+   ``carry``), colour and light come from the new output, so nothing trails; where the warp is exact
+   to a grey level (a screen) strokes and colour are carried with ``carry_exact``. The blend's local
+   texture energy is brought back to the new output's (``texture_gain``): averaging two syntheses
+   of a texture that do not line up stroke for stroke would flatten it.
+4. **Cut.** When most blocks changed and the flow explains few of them, the new output is taken
    whole (a scene cut shows at once, with no ghost of the old picture).
 
 Everything but the flow runs in torch on the frames' own device (the CUDA path makes no round trip
@@ -89,14 +99,18 @@ class Stabilizer:
     ``(1,3,H,W)`` float in [0,1] on one device -> the stabilised output, same shape and device.
     ``apply`` does the same on ``(H,W,3) uint8`` RGB arrays. A change of size starts afresh.
 
-    Thresholds are in [0,1] units of a grey level / 255: ``hold_threshold`` 6/255 on block means
+    Thresholds are in [0,1] units (a grey level is 1/255): ``hold_threshold`` 6/255 on block means
     sits 8 sigma above sensor noise of 2 grey levels averaged over a 4x4 block (0.7 grey levels for
-    the difference of two noisy frames) and below the change a moving edge makes.
+    the difference of two noisy frames) and below the change a moving edge makes. The defaults were
+    tuned with benchmarks/bench_flicker.py (warping error and texture on photos with noise and
+    pans, and on desktops with a dragged window) and by looking at the frames.
     """
 
     def __init__(self, cell: int = 4, hold_threshold: float = 6 / 255, trust_threshold=(3 / 255, 12 / 255),
                  carry: float = 0.6, texture_gain: float = 0.5, cut_fraction: float = 0.6,
-                 flow_width: int = 320, still_motion: float = 0.25, moving_fraction: float = 0.35):
+                 flow_width: int = 320, still_motion: float = 0.25, moving_fraction: float = 0.35,
+                 stale_threshold: float = 20 / 255, recolour_rate: float = 0.3, repaint_at: float = 2.5,
+                 carry_exact: float = 0.85, carry_low: float = 1.0, flat_gradient: float = 4 / 255):
         if cell < 1 or not 0.0 <= carry < 1.0 or not 0.0 < cut_fraction <= 1.0:
             raise ValueError("cell >= 1, 0 <= carry < 1 and 0 < cut_fraction <= 1")
         self.cell = cell
@@ -107,6 +121,12 @@ class Stabilizer:
         self.flow_width = flow_width
         self.still_motion = still_motion
         self.moving_fraction = moving_fraction
+        self.stale_threshold = stale_threshold
+        self.recolour_rate = recolour_rate
+        self.repaint_at = repaint_at
+        self.carry_exact = carry_exact
+        self.carry_low = carry_low
+        self.flat_gradient = flat_gradient
         self.texture_gain = texture_gain
         self.last = StabilizerStep()
         self._dis = None
@@ -147,9 +167,11 @@ class Stabilizer:
             self._prev, self._prev_luma = source, None
             self.last = StabilizerStep(held=1.0, ms=(time.perf_counter() - t0) * 1e3)
             return self._held
-        # dilate by one block: the block beside a moving edge sees the edge's blur too
-        changed = F.max_pool2d(changed.float(), 3, stride=1, padding=1)
-        warped_out, trust, motion = self._carry(source)
+        # dilate by one block: the block beside a moving edge sees the edge's blur too (if its
+        # input changed at all: on a screen the still block beside a moving window stays held)
+        near = F.max_pool2d(changed.float(), 3, stride=1, padding=1)
+        changed = torch.maximum(changed.float(), near * (diff > self.hold_threshold * self.moving_fraction).float())
+        warped_out, trust, motion, exact = self._carry(source)
         step.flow = True
         # a block whose input barely changed but that moves (a slow pan over a smooth area) is
         # carried along, not held: holding it would make it lag and then jump
@@ -157,15 +179,32 @@ class Stabilizer:
         moving = (_down(motion, blocks.shape[-2:]) > self.still_motion) & (
             diff > self.hold_threshold * self.moving_fraction)
         refresh = torch.maximum(changed, moving.float())
+        stale = self._drift(stylized, blocks.shape[-2:]) if self.stale_threshold else None
+        repaint = None
+        if stale is not None:  # far from what the net now paints there: repaint (a window's flat inside)
+            repaint = (stale >= self.repaint_at).float() * (1.0 - refresh)
+            refresh = torch.maximum(refresh, repaint)
         untrusted = _down(1.0 - trust, blocks.shape[-2:]) > 0.5
         if float((refresh.bool() & untrusted).float().mean()) > self.cut_fraction:
             return self._take_whole(source, stylized, blocks, t0, flow=True)
         hold = self._feather(1.0 - refresh, stylized.shape[-2:])             # (1,1,H,W)
-        weight = trust * self.carry
-        # only the texture is carried: colour and light (the block-mean low-pass) always come from
-        # the new output, so a lighting change or a lagging warp never leaves a trail
-        moved = self._blend(stylized, warped_out, weight)
-        out = moved + hold * (self._held - moved)
+        # an exact warp (a screen's rigid motion) carries more of the old strokes, and their colour
+        weight = trust * (self.carry + (self.carry_exact - self.carry) * exact)
+        weight_low = weight * exact * self.carry_low
+        if repaint is not None and bool(repaint.any()):
+            # a block repainted because it no longer looks like what the net paints there (a moving
+            # window's flat inside) takes the new colours and shapes and most of the new strokes
+            fresh = _up(repaint, weight.shape[-2:])
+            weight = weight - fresh * (weight - weight.clamp(max=self.carry))
+            weight_low = weight_low * (1.0 - fresh)
+        moved = self._blend(stylized, warped_out, weight, weight_low)
+        held = self._held
+        if stale is not None and bool((stale > 0).any()):
+            # drifted a little (the whole picture's look shifts with a large change: instance norm):
+            # the held strokes stay, their colour glides to the new one by a fraction per frame
+            soft = _up(stale.clamp(0.0, 1.0) * self.recolour_rate, stylized.shape[-2:])
+            held = held + soft * self._lowpass(stylized - held)
+        out = moved + hold * (held - moved)
         self._ref = torch.where(refresh.bool(), blocks, self._ref)
         self._held, self._prev = out, source
         step.held = 1.0 - float(refresh.mean())
@@ -174,22 +213,37 @@ class Stabilizer:
         self.last = step
         return out
 
+    def _drift(self, stylized: torch.Tensor, grid) -> torch.Tensor:
+        """How far the held colours drifted from what the net now paints: ``(1,1,h,w)`` on the block
+        grid in units of ``stale_threshold`` above it (0 below it, 1 at twice it). Judged on means over
+        ``4 * cell`` px squares, where the strokes' own re-synthesis averages out."""
+        h, w = stylized.shape[-2:]
+        k = self.cell * 4
+        coarse = (-(-h // k), -(-w // k))
+        drift = (_down(stylized, coarse) - _down(self._held, coarse)).abs().amax(dim=1, keepdim=True)
+        lo = self.stale_threshold
+        return F.interpolate(((drift - lo) / lo).clamp_(min=0.0), size=tuple(grid), mode="nearest")
+
     def _lowpass(self, x: torch.Tensor) -> torch.Tensor:
         k = self.cell * 2
         h, w = x.shape[-2:]
         return _up(_down(x, (-(-h // k), -(-w // k))), (h, w))
 
-    def _blend(self, stylized: torch.Tensor, warped: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """The new output with ``weight`` ``(1,1,H,W)`` of the warped previous one's texture.
+    def _blend(self, stylized: torch.Tensor, warped: torch.Tensor, weight: torch.Tensor,
+               weight_low: torch.Tensor) -> torch.Tensor:
+        """The new output with ``weight`` ``(1,1,H,W)`` of the warped previous one's texture and
+        ``weight_low`` of its colour and light (the low-pass).
 
-        Only the texture is carried: colour and light (the low-pass) always come from the new
-        output, so a lighting change or a lagging warp leaves no trail. Averaging two syntheses of
+        The low-pass is carried only where the warp is exact (a screen): through camera noise a
+        lighting change or a lagging warp would leave a trail, so there colour and light come from
+        the new output and only the texture is carried. Averaging two syntheses of
         a texture that do not line up stroke for stroke flattens it, so the blend's local detail
         energy is brought back up to the new output's (at most ``1 + texture_gain``)."""
         change = warped - stylized
         base, change_low = self._lowpass(torch.cat([stylized, change], dim=1)).split(3, dim=1)
         fresh = stylized - base
         detail = fresh + weight * (change - change_low)
+        base = base + weight_low * change_low
         if self.texture_gain > 0:
             k = self.cell * 2
             h, w = fresh.shape[-2:]
@@ -250,16 +304,26 @@ class Stabilizer:
         residual = np.abs(cv2.blur(back.astype(np.float32) - luma.astype(np.float32), (3, 3))) / 255.0
         lo, hi = self.trust_threshold
         trust = np.clip((hi - residual) / (hi - lo), 0.0, 1.0)
+        if self.flat_gradient > 0:
+            # in a flat area the flow is a guess (nothing there to match) and the residual says
+            # nothing: carrying strokes by it smears them. Judged on a blurred luma (so sensor noise
+            # does not read as texture), over 9x9 px.
+            soft = cv2.blur(luma, (3, 3))
+            grad = np.abs(cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3))
+            trust *= np.clip(cv2.blur(grad, (9, 9)) / (self.flat_gradient * 255.0 * 8.0), 0.0, 1.0)
+        # how exactly the warp explains the new frame: 1 within a grey level and a half (a screen:
+        # no sensor noise, rigid motion), 0 through camera noise
+        exact = np.clip(1.0 - residual * 170.0, 0.0, 1.0)
         motion = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
         h, w = source.shape[-2:]
         scale = w / fw
         dev = source.device
-        maps_t = torch.from_numpy(np.stack([trust, motion * scale], 0)[None]).to(dev)
+        maps_t = torch.from_numpy(np.stack([trust, motion * scale, exact], 0).astype(np.float32)[None]).to(dev)
         if (fh, fw) != (h, w):
             maps_t = _up(maps_t, (h, w))
-        trust_t, motion_t = maps_t[:, :1], maps_t[:, 1:]
+        trust_t, motion_t, exact_t = maps_t[:, :1], maps_t[:, 1:2], maps_t[:, 2:]
         warped = self._warp(self._held, flow, scale, (h, w))
-        return warped, trust_t, motion_t
+        return warped, trust_t, motion_t, exact_t
 
     def _warp(self, image: torch.Tensor, flow: np.ndarray, scale: float, size) -> torch.Tensor:
         """``image (1,C,H,W)`` sampled at p + flow(p): OpenCV's remap on the CPU, grid_sample on a GPU."""

@@ -213,3 +213,29 @@ def test_the_gpu_path_torch_code_behaves_like_the_opencv_one(monkeypatch):
     assert got[True][1] == got[False][1]
     diffs = [np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(got[True][0], got[False][0])]
     assert max(diffs) < 3.0, diffs
+
+
+def test_a_dragged_flat_window_leaves_no_stale_patch():
+    """A net paints a flat area from its surroundings (here: a wide blur), so the inside of a dragged
+    flat window changes in the output while its input does not; held as it was, it would show as a
+    stale patch with a seam. The stabilised picture stays near what the net paints now."""
+    import cv2
+
+    desktop = np.full((96, 160, 3), (40, 60, 120), np.uint8)
+    window = np.full((50, 70, 3), (250, 230, 180), np.uint8)
+    window[:8] = (60, 60, 200)  # title bar
+    seq = window_sequence(desktop, window, 14, start=(10, 30), speed=(5, 0))
+
+    class WideBlur(ShimmeringNet):
+        def __call__(self, x):
+            img = x[0].permute(1, 2, 0).numpy()
+            wide = torch.from_numpy(cv2.GaussianBlur(img, (0, 0), 12)).permute(2, 0, 1)[None]
+            return (1.0 - wide + torch.rand(x.shape, generator=self.rng) * 0.05).clamp(0, 1)
+
+    raw, out = run(seq.frames, Stabilizer(), WideBlur())
+    x = 10 + 5 * 13
+    inside = (slice(30 + 12, 30 + 44), slice(x + 6, x + 64))
+    lag = np.abs(out[-1][inside].astype(int) - raw[-1][inside].astype(int)).mean()
+    frozen = np.abs(raw[0][inside].astype(int) - raw[-1][inside].astype(int)).mean()
+    assert frozen > 20   # holding the first picture would be this far off
+    assert lag < min(20.0, 0.5 * frozen), (lag, frozen)  # within the drift the stabiliser allows
