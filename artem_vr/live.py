@@ -53,7 +53,8 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
     p.add_argument("--infer-size", type=_infer_size, metavar="WxH|auto",
                    help="inference resolution box, aspect kept; auto (default for live sources) picks the largest "
                         "size that keeps inference within the budget and adapts to the load; fixed default for "
-                        "--output from a video or image: 320x180 on CPU, 1280x720 on CUDA")
+                        "--output from a video, an image or the demo (frame by frame, reproducible): 320x180 on "
+                        "CPU, 1280x720 on CUDA")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--budget-ms", type=float, metavar="MS",
                         help="with --infer-size auto: inference time per frame to stay within (default: the "
@@ -252,7 +253,12 @@ def run_live(args) -> int:
 def _infer_size(text: str):
     from .cli import parse_size
 
-    return "auto" if text.strip().lower() == "auto" else parse_size(text)
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return parse_size(text)
+    except UsageError as exc:
+        raise UsageError(f"--infer-size: {exc}, or auto") from None
 
 
 def _budget(args):
@@ -275,8 +281,8 @@ def dynamic_resolution(config, device, offline: bool, sink):
 
     if isinstance(config.infer_size, tuple) or (config.infer_size is None and offline):
         if config.budget_ms is not None:
-            raise UsageError("--budget-ms/--target-fps need --infer-size auto (an --output render from a video "
-                             "or image uses a fixed size unless you ask for auto)")
+            raise UsageError("--budget-ms/--target-fps need --infer-size auto (an --output render from a video, "
+                             "an image or the demo uses a fixed size unless you ask for auto)")
         return None
     floor, ceiling, start = AUTO_CUDA if device.type == "cuda" else AUTO_CPU
     budget = config.budget_ms

@@ -91,10 +91,10 @@ class FileSink(Sink):
             else:
                 for line in writer.close(end_time=self.end_time):
                     print(f"artem-vr: note: {line}", file=sys.stderr)
-                print(f"wrote {self.path} ({self.size[0]}x{self.size[1]}, {writer.frames} frames, "
+                print(f"wrote {self.path} ({self.size[0]}x{self.size[1]}, {writer.frames} frame{'' if writer.frames == 1 else 's'}, "
                       f"{writer.end_time:.1f} s)", flush=True)
         elif self.target is not None and self.written and not self.failed:  # a folder of PNGs
-            print(f"wrote {self.path}{os.sep} ({self.size[0]}x{self.size[1]}, {self.written} frames)", flush=True)
+            print(f"wrote {self.path}{os.sep} ({self.size[0]}x{self.size[1]}, {self.written} frame{'' if self.written == 1 else 's'})", flush=True)
         if self.target is not None:
             self.target.release()
         self.target = self.ctx = None
