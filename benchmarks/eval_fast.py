@@ -150,12 +150,12 @@ def side_by_side(engines, full, photo, path, styles=(3, 9, 13, 21)):
         moved = full.stylize(moved_in, s)
         moved = np.concatenate([moved[:, :1], moved[:, :-1]], 1)  # realigned: column x shows input column x
         tiles = [("input", base), (f"full, style {s}", full.stylize(base, s)), ("full, photo moved 1 px", moved)]
-        tiles += [(f"{name}, style {s}", e.stylize(base, s)) for name, e in engines.items()]
+        tiles += [(f"{Path(name).stem}, style {s}", e.stylize(base, s)) for name, e in engines.items()]
         for c, (label, img) in enumerate(tiles):
             x = 6 + c * (w + 6)
             draw.text((x, y), label, fill=(235, 235, 235), font=font)
             sheet.paste(Image.fromarray(img), (x, y + 18))
-    sheet.save(path, quality=90)
+    sheet.save(path, quality=85)
 
 
 def write_record(path: Path, result: dict, shipped) -> None:
