@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from .inference.styles import StyleSpec, is_painting_spec, style_weights
 
 NOTICE_SECONDS = 5.0  # how long a banner (e.g. a dropped file that is no image) stays up
+DIGIT_SECONDS = 0.8   # two number keys within this make a two-digit style index
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class Controls:
         self._painting_pos = -1
         self._painting_request = 0         # only the newest request may set the style
         self._notice = ("", 0.0)
+        self._digit = (None, 0.0)          # the first of two number keys typed quickly
+        self.show_keys = False             # ? : the key list in the HUD
+        self.keys_version = 0
+        self.picker = None                 # the window's style grid (render.picker.StylePicker)
         self._last_index = 0 if is_painting_spec(settings.style) else int(style_weights(settings.style).argmax())
 
     @property
@@ -57,6 +62,24 @@ class Controls:
     def _pick(self, index: int) -> Settings:
         self._last_index = index % self.num_styles
         return self._update(style=self._last_index)
+
+    def type_digit(self, digit: int, now: float = None) -> Settings:
+        """A number key: style ``digit`` at once; a second digit within ``DIGIT_SECONDS`` makes a
+        two-digit index when there is such a style (1 then 5: style 1, then 15), so every style is
+        reachable from the keyboard."""
+        now = time.monotonic() if now is None else now
+        first, at = self._digit
+        if first is not None and now - at < DIGIT_SECONDS and 0 < first * 10 + digit < self.num_styles:
+            self._digit = (None, 0.0)
+            return self._pick(first * 10 + digit)
+        self._digit = (digit, now)
+        return self._pick(digit)
+
+    def toggle_keys(self) -> bool:
+        """``?``: the key list in the HUD on/off."""
+        self.show_keys = not self.show_keys
+        self.keys_version += 1
+        return self.show_keys
 
     def step_style(self, delta: int) -> Settings:
         return self._pick(self.current_index() + delta)

@@ -18,6 +18,7 @@ from .slots import LatestSlot
 from .stats import StageStats, percentiles
 
 FIRST_FRAME_TIMEOUT = 10.0
+KEYS_SECONDS = 5.0  # a window session shows its key list this long at the start
 
 
 class LivePipeline:
@@ -163,12 +164,24 @@ class LivePipeline:
         name = getattr(engine, "name", None) if engine is not self.engine else None
         return name or self.model_name
 
+    def _overlay_state(self):
+        """What besides the HUD may change the overlay at once: the style grid, the key list."""
+        picker = getattr(self.controls, "picker", None)
+        return (picker.version if picker is not None and picker.open else None,
+                getattr(self.controls, "keys_version", 0))
+
     def _update_hud(self) -> None:
         now = time.perf_counter()
-        if now - self._hud_at < 0.25:
+        state = self._overlay_state()
+        if now - self._hud_at < 0.25 and state == getattr(self, "_overlay_at", None):
             return
-        self._hud_at = now
-        from .render.hud import hud_image, hud_lines
+        self._hud_at, self._overlay_at = now, state
+        from .render.hud import KEY_LINES, hud_image, hud_lines
+
+        picker = getattr(self.controls, "picker", None)
+        if picker is not None and picker.open:  # the style grid covers the picture, at the window's size
+            self.compositor.set_hud(picker.image(getattr(self.sink, "size", None) or self.compositor.source_size))
+            return
 
         settings = self.controls.settings
         infer_fps = self.worker.stats.fps()
@@ -184,6 +197,10 @@ class LivePipeline:
                                self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
                                str(self.worker.device), self.worker.frame_size, model=self.running_model(),
                                auto=self._size_note())
+        first = self._t_first if self._t_first is not None else now
+        if getattr(self.controls, "show_keys", False) or (
+                settings.hud and self.sink.name == "window" and now - first < KEYS_SECONDS):
+            lines += [""] + KEY_LINES if lines else KEY_LINES
         self.compositor.set_hud(hud_image(lines) if lines else None)
         self.banners = banners
 

@@ -1,11 +1,18 @@
 """Which built-in style makes the most unmistakable first picture? Every style on a photo of a person
-(a webcam's usual subject) and on a synthetic desktop, measured as people see it:
+(a webcam's usual subject) at the sheet's scale, the same person as the demo scene shows her at the
+live CPU inference size (320x180: strokes are large against a face there), and a synthetic desktop,
+measured as people see it:
 
 - ``change``: mean CIELAB distance between the photo and its stylized version, both blurred (sigma 3),
   so it counts palette and brush-scale change, not pixel noise (higher = the style is obvious);
 - ``texture``: Sobel energy of the result over the source's (higher = visible strokes);
 - ``content``: correlation of the blurred luminance edges (sigma 2) of source and result (higher =
   the scene is still recognisable).
+
+The numbers narrow the field; the choice was made by looking as well: at 320x180 the top scorers
+by change x texture (lime, starry) turn the demo's face into a mask or lose it, which the blurred
+edge correlation does not see. The default, tapestry (25), has the 4th strongest texture (1.8x the
+source's), a clear palette change, and keeps the face and the desktop's layout readable.
 
 Usage: python benchmarks/pick_default_style.py   (the full net on the CPU, ~30 s)
 """
@@ -49,7 +56,10 @@ def scores(src, out):
 def main():
     engine = StyleEngine.load("full", device="cpu")
     photo = np.asarray(Image.fromarray(read_image(assets_dir() / "astronaut.jpg")).resize((320, 320)))
-    pictures = {"photo": photo, "desktop": desktop()}
+    from artem_vr.capture.demo import demo_frame
+
+    pictures = {"photo": photo, "demo 320x180": demo_frame(read_image(assets_dir() / "astronaut.jpg"), 12.0, (320, 180)),
+                "desktop": desktop()}
     rows = []
     for i in engine.styles:
         per = [scores(pic, engine.stylize(pic, i)) for pic in pictures.values()]
@@ -58,10 +68,10 @@ def main():
     print(f"{'style':>16} {'change':>7} {'texture':>8} {'content':>8} {'min content':>12}")
     for i, change, texture, content, worst in sorted(rows, key=lambda r: -r[1]):
         print(f"{i:>3} {style_name(i):>12} {change:7.1f} {texture:8.2f} {content:8.2f} {worst:12.2f}")
-    ok = [r for r in rows if r[4] >= 0.5]
+    ok = [r for r in rows if r[4] >= 0.6]
     best = max(ok, key=lambda r: r[1] * min(r[2], 2.0))
-    print(f"pick: {best[0]} {style_name(best[0])} (largest change x texture among styles whose content >= 0.5 "
-          "on both pictures)")
+    print(f"pick: {best[0]} {style_name(best[0])} (largest change x texture among styles whose content >= 0.6 "
+          "on every picture)")
 
 
 if __name__ == "__main__":

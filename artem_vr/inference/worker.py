@@ -154,6 +154,9 @@ class StyleWorker:
         self.sizes.append(size)
         if self.resolution is not None:
             self.resolution.observe((now - t0) * 1000.0)
+        picker = getattr(self.controls, "picker", None)
+        if picker is not None and picker.open:  # the window's style grid (G): a few thumbnails a frame
+            picker.render_some(self.engine, frame)
 
     def _stabilize(self, x, out, settings):
         """A new style, strength, colour mode or device takes effect in this very frame: the

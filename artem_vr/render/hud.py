@@ -51,3 +51,16 @@ def hud_lines(settings, capture_fps: float, capture_ms: float, infer_fps: float,
         f"display    {display_fps:5.1f} fps",
         f"capture->display  {latency_ms:6.1f} ms",
     ]
+
+
+# What the window's keys do: shown for the first seconds of a window session and with ?.
+KEY_LINES = [
+    "keys (? shows/hides this)",
+    "G  style grid: arrows + Enter or click",
+    "<- ->  previous / next style",
+    "0-9  style; two digits quickly: 10-25",
+    "[ ]  strength   C  colour   T  steady",
+    "D / Shift+D  more / less detail",
+    ", .  paintings of --style-dir; drop a file",
+    "H  HUD   F  fullscreen   Esc/Q  quit",
+]

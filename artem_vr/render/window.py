@@ -1,8 +1,9 @@
 """Desktop window through glfw: resizable, letterboxed, hotkeys, vsync with a frame cap.
 
-Keys: left/right previous/next style, 0-9 pick a style, , and . previous/next painting of
---style-dir, [ ] strength down/up, C colour
-preservation, T stabiliser, D / Shift+D more / less source detail, H HUD, F fullscreen, Esc or Q quit.
+Keys: left/right previous/next style, 0-9 pick a style (two digits typed quickly: 10-25), G the
+style grid (arrows + Enter or a click pick, G or Esc close), ? the key list, , and . previous/next
+painting of --style-dir, [ ] strength down/up, C colour preservation, T stabiliser, D / Shift+D
+more / less source detail, H HUD, F fullscreen, Esc or Q quit.
 """
 from __future__ import annotations
 
@@ -91,6 +92,10 @@ class WindowSink(Sink):
         glfw.swap_interval(1)
         glfw.set_key_callback(self.window, self._on_key)
         glfw.set_drop_callback(self.window, self._on_drop)
+        glfw.set_mouse_button_callback(self.window, self._on_click)
+        from .picker import StylePicker
+
+        self.controls.picker = StylePicker(getattr(self.controls, "num_styles", 26))
         self.ctx = moderngl.create_context()
         self._screen = self.ctx.detect_framebuffer()
         if self.max_fps <= 0:
@@ -185,6 +190,19 @@ class WindowSink(Sink):
     def _on_drop(self, window, paths) -> None:
         handle_drop(self.controls, list(paths))
 
+    def _on_click(self, window, button, action, mods) -> None:
+        import glfw
+
+        picker = getattr(self.controls, "picker", None)
+        if button != glfw.MOUSE_BUTTON_LEFT or action != glfw.PRESS or picker is None or not picker.open:
+            return
+        x, y = glfw.get_cursor_pos(window)  # window coordinates; the grid is laid out in framebuffer pixels
+        (ww, wh), (fw, fh) = glfw.get_window_size(window), glfw.get_framebuffer_size(window)
+        index = picker.cell_at(x * fw / max(ww, 1), y * fh / max(wh, 1), (fw, fh))
+        if index is not None:
+            self.controls.pick_style(index)
+            picker.close()
+
     def _on_key(self, window, key, scancode, action, mods) -> None:
         import glfw
 
@@ -207,9 +225,20 @@ def handle_key(controls, key: int, mods: int = 0) -> Optional[str]:
     did (for tests and logs)."""
     import glfw
 
+    picker = getattr(controls, "picker", None)
+    if picker is not None and picker.open:
+        done = handle_picker_key(controls, picker, key)
+        if done:
+            return done
     if key in (glfw.KEY_ESCAPE, glfw.KEY_Q):
         controls.quit.set()
         return "quit"
+    if key == glfw.KEY_G and picker is not None:
+        picker.toggle(controls.current_index())
+        return "style grid"
+    if key == glfw.KEY_SLASH and mods & glfw.MOD_SHIFT:  # ? on US-style layouts
+        controls.toggle_keys()
+        return "keys"
     if key == glfw.KEY_RIGHT:
         controls.step_style(+1)
         return "next style"
@@ -217,7 +246,7 @@ def handle_key(controls, key: int, mods: int = 0) -> Optional[str]:
         controls.step_style(-1)
         return "previous style"
     if glfw.KEY_0 <= key <= glfw.KEY_9:
-        controls.pick_style(key - glfw.KEY_0)
+        controls.type_digit(key - glfw.KEY_0)
         return "pick style"
     if key == glfw.KEY_RIGHT_BRACKET:
         controls.change_strength(+0.1)
@@ -244,4 +273,23 @@ def handle_key(controls, key: int, mods: int = 0) -> Optional[str]:
     if key == glfw.KEY_F:
         controls.fullscreen_requested = True
         return "fullscreen"
+    return None
+
+
+def handle_picker_key(controls, picker, key: int) -> Optional[str]:
+    """Keys while the style grid is up: arrows move, Enter picks and closes, G or Esc closes;
+    anything else falls through to the usual keys."""
+    import glfw
+
+    moves = {glfw.KEY_LEFT: (-1, 0), glfw.KEY_RIGHT: (1, 0), glfw.KEY_UP: (0, -1), glfw.KEY_DOWN: (0, 1)}
+    if key in moves:
+        picker.move(*moves[key])
+        return "grid move"
+    if key in (glfw.KEY_ENTER, glfw.KEY_KP_ENTER):
+        controls.pick_style(picker.selected)
+        picker.close()
+        return "grid pick"
+    if key in (glfw.KEY_ESCAPE, glfw.KEY_G):
+        picker.close()
+        return "grid close"
     return None
