@@ -182,3 +182,33 @@ def test_record_beside_the_window_is_what_the_window_showed(tmp_path):
     assert frames[0].shape == (180, 320, 3)
     assert 1.2 < length <= run and run - length < 8, (length, run)  # the run less model loading
     assert psnr(shots[-1], frames[-1]) > 28, psnr(shots[-1], frames[-1])
+
+
+def test_virtualcam_alone_from_the_command_line(tmp_path, test_camera, capsys):
+    """``artem-vr --virtualcam`` with no --window/--output: the camera is the only (headless) output."""
+    from artem_vr.cli import main
+
+    write_image(tmp_path / "q.png", quadrants())
+    code = main(["--virtualcam", "--source", f"image:{tmp_path / 'q.png'}", "--model", "full", "--device", "cpu",
+                 "--frames", "3", "--size", "320x180", "--stats", str(tmp_path / "s.json")])
+    assert code == 0
+    report = __import__("json").loads((tmp_path / "s.json").read_text())
+    assert report["sink"].startswith("virtualcam:") and report["outputs"] == []
+    assert test_camera.frames and test_camera.frames[-1][1].shape == (180, 320, 3)
+
+
+def test_record_beside_a_file_output(tmp_path):
+    from helpers.common import make_video
+
+    video = make_video(tmp_path / "in.avi", frames=6, size=(96, 64))
+    proc = run_cli("--output", tmp_path / "o.mp4", "--record", tmp_path / "r.mp4", "--source", f"video:{video}",
+                   "--model", "full", "--device", "cpu", "--infer-size", "96x64")
+    assert proc.returncode == 0, proc.stderr
+    lines = sorted(line for line in proc.stdout.splitlines() if line.startswith("wrote "))
+    assert len(lines) == 2 and all("(96x64, 6 frames" in line for line in lines), proc.stdout
+    import av
+
+    with av.open(str(tmp_path / "o.mp4")) as a, av.open(str(tmp_path / "r.mp4")) as b:
+        fa = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
+        fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
+    assert len(fa) == len(fb) == 6 and psnr(fa[3], fb[3]) > 35
