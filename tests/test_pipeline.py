@@ -217,7 +217,7 @@ def test_style_change_rerenders_the_still_frame(full_engine):
         second = out.get(first[0], timeout=10)
     finally:
         worker.stop()
-    assert first[1].style == "3" and second[1].style == "12"
+    assert first[1].style == "3 ribbons" and second[1].style == "12 haze"
     assert second[1].index == 0  # the same captured frame, re-rendered
     assert psnr(first[1].pixels, second[1].pixels) < 25
 

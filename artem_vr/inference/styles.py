@@ -57,7 +57,7 @@ def builtin_index(text: str) -> int:
 
         close = difflib.get_close_matches(text.lower(), STYLE_NAMES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UsageError(f"unknown style {text!r}; {hint}{SPEC_HELP}") from None
+        raise UsageError(f"bad style spec {text!r}: no style has that name; {hint}{SPEC_HELP}") from None
 
 
 @dataclass(frozen=True, eq=False)
