@@ -309,6 +309,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"artem-vr: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except BrokenPipeError:  # `artem-vr styles | head -1`: the reader left; not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")  # so the interpreter's final flush does not complain
+        except OSError:
+            pass
+        return 0
     except OSError as exc:
         if exc.filename is None:
             raise

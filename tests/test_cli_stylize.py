@@ -125,3 +125,14 @@ def test_output_never_overwrites_input(photo, tmp_path):
     before = src.read_bytes()
     assert "overwrite" in assert_one_line_error(run_cli("stylize", src, "-o", src))
     assert src.read_bytes() == before
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """``artem-vr styles | head -1``: no BrokenPipeError traceback, exit 0."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m artem_vr styles | head -1; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.count("\n") == 1
