@@ -114,3 +114,17 @@ def test_grid_overlay_fills_in_while_the_picture_runs(tmp_path, full_engine):
     last = read_image(sorted((tmp_path / "g").glob("*.png"))[-1])
     # the empty end of the last row is the grid's dark background, not the picture
     assert last[240:262, 300:470].mean() < 40
+
+
+@__import__("pytest").mark.skipif(not __import__("os").environ.get("DISPLAY"), reason="needs an X display (Xvfb)")
+def test_a_click_on_the_grid_in_a_real_window_picks_that_style():
+    import json
+    import subprocess
+    import sys
+
+    from helpers.common import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "helpers" / "window_click.py"), "19"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT / "tests")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"style": 19, "open": False}
