@@ -212,3 +212,22 @@ def test_record_beside_a_file_output(tmp_path):
         fa = [f.to_ndarray(format="rgb24") for f in a.decode(video=0)]
         fb = [f.to_ndarray(format="rgb24") for f in b.decode(video=0)]
     assert len(fa) == len(fb) == 6 and psnr(fa[3], fb[3]) > 35
+
+
+@needs_display
+def test_window_with_a_virtual_camera_beside_it(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from helpers.common import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "helpers" / "window_virtualcam.py"), "--window",
+                           "--virtualcam", "--source", "demo", "--frames", "20", "--model", "full", "--device", "cpu",
+                           "--size", "320x180", "--stats", str(tmp_path / "s.json")],
+                          capture_output=True, text=True, timeout=90, cwd=ROOT / "tests")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0 and report["shape"] == [720, 1280, 3] and report["sent"] >= 5 and report["std"] > 10
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["sink"] == "window" and stats["outputs"] == ["virtualcam:/dev/video-test"]
