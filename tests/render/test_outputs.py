@@ -231,3 +231,32 @@ def test_window_with_a_virtual_camera_beside_it(tmp_path):
     assert report["code"] == 0 and report["shape"] == [720, 1280, 3] and report["sent"] >= 5 and report["std"] > 10
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["sink"] == "window" and stats["outputs"] == ["virtualcam:/dev/video-test"]
+
+
+def test_record_in_the_headsets_context(tmp_path):
+    """--record beside VR (the OpenVR stand-in of test_vr): the video is the picture, upright, in colour order."""
+    import av
+
+    from artem_vr.render.record import RecordSink
+    from test_vr import FakeOpenVR, make_sink, picture
+
+    fake = FakeOpenVR()
+    sink, comp, _ = make_sink(fake)
+    record = RecordSink(tmp_path / "vr.mp4")
+    record.open((80, 60), sink.ctx if getattr(sink, "ctx", None) is not None else comp.ctx)
+    comp.upload(picture())
+    try:
+        for i in range(3):
+            assert sink.present(comp)
+            record.frame_time = i / 30
+            record.present(comp)
+        record.end_time = 0.5
+    finally:
+        record.close()
+        comp.release()
+        sink.close()
+    with av.open(str(tmp_path / "vr.mp4")) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert frames[0].shape == (60, 80, 3)
+    top, bottom = frames[-1][10, 40].astype(int), frames[-1][50, 40].astype(int)
+    assert top[0] > 180 and top[2] < 90 and bottom[2] > 180 and bottom[0] < 90
