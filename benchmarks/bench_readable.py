@@ -92,7 +92,7 @@ def desktop(kind: str, size, seed: int = 0):
 
     def text_at(xy, line, **kw):  # draws and remembers where
         _text(xy, line, **kw)
-        boxes.append((draw.textbbox(xy, line, font=kw["font"]), line))
+        boxes.append((tuple(int(round(v)) for v in draw.textbbox(xy, line, font=kw["font"])), line))
 
     draw.text = text_at
     draw.rectangle((0, 0, w, 30), fill=(60, 63, 70) if dark else (222, 224, 228))  # title bar
