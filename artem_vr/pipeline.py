@@ -25,8 +25,9 @@ class LivePipeline:
     def __init__(self, source: Source, engine, sink: Sink, controls, infer_size: Tuple[int, int],
                  upscale: bool = True, frames: Optional[int] = None, lockstep: bool = False,
                  sharpen: float = 0.0, open_timeout: float = 10.0, model_name: str = "", resolution=None,
-                 outputs=()):
+                 outputs=(), guided_on_software: bool = True):
         self.source = source
+        self.guided_on_software = guided_on_software  # see Compositor: False keeps Catmull-Rom on llvmpipe
         self.engine = engine
         self.sink = sink
         self.outputs = list(outputs)  # secondary sinks (recording, virtual camera) in the sink's GL context
@@ -72,7 +73,7 @@ class LivePipeline:
             self._exclude_own_windows(first.pixels)  # before anything else: the window is on screen now
             for output in self.outputs:
                 output.open(first.size, ctx)
-            self.compositor = Compositor(ctx, sharpen=self.sharpen)
+            self.compositor = Compositor(ctx, sharpen=self.sharpen, guided_on_software=self.guided_on_software)
             self._loop()
         except Exception:
             self._failed = True  # tells a file sink to drop its partial output (Ctrl-C keeps a recording)

@@ -27,6 +27,7 @@ uniform sampler2D guide;
 uniform bool guide_swap;
 uniform float detail;       // 0..1
 uniform float detail_gain;
+uniform float core;         // residuals under this (luminance 0..1) are noise: dropped
 uniform float sigma_r;      // luminance, 0..1
 uniform bool flip_y;
 uniform float fade;         // 0 = picture, 1 = fully faded to the "no signal" grid
@@ -79,6 +80,7 @@ void main() {
     }
     float mean = acc_l / acc_w;
     float r = y - mean;
+    r = sign(r) * max(abs(r) - core, 0.0);   // coring: sensor noise is not drawn back in, text is
     float m = min(1.0, e / text_energy);
     vec3 b = acc / acc_w;
     b = clamp(b + detail * m * (mean - dot(b, LUMA)), 0.0, 1.0);

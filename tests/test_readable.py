@@ -17,7 +17,7 @@ def test_detail_defaults_follow_the_source_and_an_explicit_value_wins():
     assert _config("--source", "screen:10,10,200,100").detail == DEFAULT_DETAIL["screen"]
     for source in ("webcam", "demo", "webcam:1"):
         assert _config("--source", source).detail == DEFAULT_DETAIL["camera"]
-    assert DEFAULT_DETAIL["camera"] < DEFAULT_DETAIL["screen"]
+    assert DEFAULT_DETAIL["camera"] < DEFAULT_DETAIL["screen"] and DEFAULT_DETAIL["camera"] == 0.0
     assert _config("--source", "screen", "--detail", "0").detail == 0.0
     assert _config("--source", "demo", "--detail", "1").detail == 1.0
 

@@ -21,6 +21,9 @@ Size = Tuple[int, int]
 
 SIGMA_R = 0.1    # guided upsampling: range sigma, luminance 0..1
 DETAIL_GAIN = 2.0  # --detail 1 pulls a pixel this many times its luminance residual toward white/black
+# the residual's coring threshold (luminance 0..1): a camera's sensor noise (2-3 grey levels) is not
+# drawn back into the stabilised picture, while text and thin lines (tens of levels) are
+DETAIL_CORE = 4.0 / 255.0
 TEXT_ENERGY = 0.08  # mean |luminance - local mean| (0..1) at which the guide counts as text
 GUIDE_SWAPPED = ("bgr", "bgra")  # channel orders the guided shaders swizzle back to RGB
 
@@ -37,12 +40,18 @@ def letterbox(src: Size, dst: Size) -> Tuple[int, int, int, int]:
 
 
 class Compositor:
-    def __init__(self, ctx, sharpen: float = 0.0, detail: float = 0.0):
+    def __init__(self, ctx, sharpen: float = 0.0, detail: float = 0.0, guided_on_software: bool = True):
         import moderngl
 
         self.ctx = ctx
         self.sharpen = float(sharpen)
         self._detail = float(detail)
+        # a software renderer (Mesa llvmpipe, on the CPU the net needs) pays 65-124 ms per 1280x720
+        # picture for the guided pass against 15-28 for Catmull-Rom (bench_pipeline --compositor);
+        # the live modes keep it there only for screens, where it is what makes text readable
+        renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+        self.software = any(name in renderer for name in ("llvmpipe", "softpipe", "swiftshader", "software"))
+        self.guided_on_software = guided_on_software
         self.detail_gain = DETAIL_GAIN
         self._objects = {}
         vert = shader_source("quad.vert")
@@ -98,7 +107,7 @@ class Compositor:
     def guided(self) -> bool:
         """Whether render() upsamples guided by the source: a guide larger than the stylized frame
         (at 1:1 the net saw every pixel, and the picture is drawn as it is)."""
-        if self.guide is None or self.texture is None:
+        if self.guide is None or self.texture is None or (self.software and not self.guided_on_software):
             return False
         (gw, gh), (tw, th) = self.guide.size, self.texture.size
         return gw > tw or gh > th
@@ -243,6 +252,7 @@ class Compositor:
         prog["guide_swap"].value = self._guide_swap
         prog["detail"].value = self._detail
         prog["detail_gain"].value = float(self.detail_gain)
+        prog["core"].value = DETAIL_CORE
         prog["sigma_r"].value = SIGMA_R
         prog["flip_y"].value = flip_y
         prog["fade"].value = float(self.fade)

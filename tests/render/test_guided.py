@@ -3,7 +3,7 @@ formula, read back from real GL framebuffers (EGL), and what it does to edges an
 import numpy as np
 import pytest
 
-from artem_vr.render.compositor import DETAIL_GAIN, SIGMA_R, TEXT_ENERGY, Compositor
+from artem_vr.render.compositor import DETAIL_CORE, DETAIL_GAIN, SIGMA_R, TEXT_ENERGY, Compositor
 from tests.render.test_compositor import render
 
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -68,6 +68,7 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
             acc_w += wgt
     mean = acc_l / acc_w
     r = (y - mean)[..., None]
+    r = np.sign(r) * np.maximum(np.abs(r) - DETAIL_CORE, 0.0)
     m = np.minimum(1.0, e_max / TEXT_ENERGY)
     b = acc / acc_w[..., None]
     b = np.clip(b + (detail * m * (mean - b @ LUMA))[..., None], 0, 1)
@@ -192,3 +193,15 @@ def test_the_vr_screen_quad_is_upsampled_guided_too(gl):
     assert np.abs(render(gl, plain, (80, 48), flip_y=True).astype(int) - flat).mean() > 5  # guided differs
     comp.release()
     plain.release()
+
+
+def test_software_gl_keeps_catmull_rom_unless_asked(gl):
+    """On llvmpipe the guided pass costs several times Catmull-Rom: the live modes keep it for screens."""
+    stylized = np.random.default_rng(1).integers(0, 256, (36, 64, 3), dtype=np.uint8)
+    guide = np.random.default_rng(2).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+    assert Compositor(gl).software == ("llvmpipe" in gl.info["GL_RENDERER"].lower())
+    for on_software in (True, False):
+        comp = Compositor(gl, guided_on_software=on_software)
+        comp.upload(stylized, guide=guide)
+        assert comp.guided == (on_software or not comp.software)
+        comp.release()
