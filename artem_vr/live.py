@@ -39,9 +39,11 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
                    help="print the version and exit")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--window", action="store_true", help="show in a desktop window")
-    out.add_argument("--output", metavar="PATH", help="write a video (.mp4/.avi) or a folder of PNGs, headless")
+    out.add_argument("--output", metavar="PATH", help="write a video (.mp4 .mkv .mov .m4v .avi .ts .webm) or a folder of PNGs, "
+                     "headless")
     p.add_argument("--record", metavar="FILE",
-                   help="also record what is shown to a video (.mp4/.mkv/.webm), as long as the run")
+                   help="also record what is shown to a video (.mp4 .mkv .mov .m4v .avi .ts .webm), "
+                        "as long as the run")
     p.add_argument("--virtualcam", nargs="?", const="", default=None, metavar="DEVICE",
                    help="also send the picture to a virtual camera (Zoom, Meet, OBS) through pyvirtualcam, "
                         "1280x720 at 30 fps (--size sets it when the camera is the only output); DEVICE: "

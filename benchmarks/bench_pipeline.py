@@ -199,7 +199,8 @@ def run_auto(engine, seconds, fps, size=(640, 360)):
     display = ReadbackDisplay(source, size)
     ctrl = DynamicResolution(floor, ceiling, None, start=start)
     pipe = LivePipeline(source, engine, display, Controls(Settings(0, strength=0.5, hud=False)), start,
-                        upscale=False, model_name=engine.name, resolution=ctrl)
+                        upscale=False, model_name=engine.name, resolution=ctrl,
+                        guided_on_software=False)  # as artem-vr does for a camera on software GL
     samples, hog = [], []
 
     def sample():

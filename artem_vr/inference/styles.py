@@ -55,7 +55,7 @@ def builtin_index(text: str) -> int:
     except KeyError:
         import difflib
 
-        close = difflib.get_close_matches(text.lower(), STYLE_NAMES, n=1)
+        close = difflib.get_close_matches(text.lower(), STYLE_NAMES, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(f"bad style spec {text!r}: no style has that name; {hint}{SPEC_HELP}") from None
 

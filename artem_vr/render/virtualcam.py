@@ -75,8 +75,10 @@ class VirtualCamSink(Sink):
                                               device=self.device, backend=self.backend)
         except Exception as exc:
             detail = " ".join(str(exc).split())
+            # pyvirtualcam's own advice ("Did you run 'modprobe v4l2loopback'?") would repeat ours
+            detail = detail.split(" Did you ")[0].split(" Is ")[0].rstrip(".")
             where = f" {self.device}" if self.device else ""
-            raise DisplayError(f"no virtual camera{where} ({detail[:160]}); {install_hint()}") from None
+            raise DisplayError(f"no virtual camera{where} ({detail[:120]}); {install_hint()}") from None
         self.name = f"virtualcam:{self.camera.device}"
 
     def open(self, content_size: Size, ctx=None):
