@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override a Stabilizer setting, e.g. carry=0.5 (tuning; repeatable)")
     args = ap.parse_args()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(1)  # as the live worker does beside onnxruntime (inference/worker.py)
     styles = tuple(int(s) for s in args.styles.split(",")) if args.styles else (QUICK_STYLES if args.quick else STYLES)
     frames = args.frames or (12 if args.quick else 20)
     seqs = sequences(frames, args.quick)

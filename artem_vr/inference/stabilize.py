@@ -300,7 +300,7 @@ class Stabilizer:
             xs, ys = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
             self._grid = np.stack([xs, ys], axis=-1)
         maps = self._grid + flow
-        back = cv2.remap(prev, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.remap(prev, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         residual = np.abs(cv2.blur(back.astype(np.float32) - luma.astype(np.float32), (3, 3))) / 255.0
         lo, hi = self.trust_threshold
         trust = np.clip((hi - residual) / (hi - lo), 0.0, 1.0)
@@ -322,20 +322,24 @@ class Stabilizer:
         if (fh, fw) != (h, w):
             maps_t = _up(maps_t, (h, w))
         trust_t, motion_t, exact_t = maps_t[:, :1], maps_t[:, 1:2], maps_t[:, 2:]
-        warped = self._warp(self._held, flow, scale, (h, w))
+        warped = self._warp(self._held, flow, scale, (h, w), maps)
         return warped, trust_t, motion_t, exact_t
 
-    def _warp(self, image: torch.Tensor, flow: np.ndarray, scale: float, size) -> torch.Tensor:
-        """``image (1,C,H,W)`` sampled at p + flow(p): OpenCV's remap on the CPU, grid_sample on a GPU."""
+    def _warp(self, image: torch.Tensor, flow: np.ndarray, scale: float, size,
+              maps: Optional[np.ndarray] = None) -> torch.Tensor:
+        """``image (1,C,H,W)`` sampled at p + flow(p): OpenCV's remap on the CPU (``maps``: p + flow
+        already made, ``(H,W,2)``), grid_sample on a GPU."""
         import cv2
 
         h, w = size
         if flow.shape[:2] != (h, w):
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * scale
         if _opencv(image):
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            if maps is None or maps.shape[:2] != (h, w):
+                xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+                maps = np.stack([xs + flow[..., 0], ys + flow[..., 1]], axis=-1)
             hwc = np.ascontiguousarray(image[0].permute(1, 2, 0).numpy())
-            out = cv2.remap(hwc, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            out = cv2.remap(hwc, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             return torch.from_numpy(out).permute(2, 0, 1)[None]
         ys_t = (torch.arange(h, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
         xs_t = (torch.arange(w, device=image.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
