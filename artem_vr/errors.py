@@ -36,3 +36,15 @@ class VrError(ArtemError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM turned into an exception (exit code 143), so cleanup runs as for Ctrl-C."""
+
+
+def path_error(exc: OSError, path, kind: str) -> "InputError":
+    """One line for a file the user named that cannot be opened: missing, a folder (``kind``: what
+    it should have been, e.g. "an image"), or not readable."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"file not found: {path}")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{path} is a folder, not {kind}")
+    if isinstance(exc, PermissionError):
+        return InputError(f"cannot read {path}: permission denied")
+    return InputError(f"cannot read {path}: {exc.strerror or exc}")

@@ -12,7 +12,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, path_error
 
 MAX_PIXELS = 80_000_000  # ~9000x9000; the header is checked before any pixel is decoded
 MIN_SIDE = 32
@@ -45,12 +45,8 @@ def _opened(path, max_pixels: int = MAX_PIXELS):
                 yield img
     except InputError:
         raise
-    except FileNotFoundError:
-        raise InputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a folder, not an image") from None
-    except PermissionError:
-        raise InputError(f"cannot read {path}: permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise path_error(exc, path, "an image") from None
     except UnidentifiedImageError:
         raise NotAnImage(f"{path} is not an image artem-vr can read "
                          f"({_why_unreadable(path) or 'PNG, JPEG, BMP, WebP, TIFF, GIF'})") from None

@@ -21,7 +21,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, path_error
 
 # suffix -> (FFmpeg muxer, video encoder)
 CONTAINERS = {".mp4": ("mp4", "libx264"), ".m4v": ("mp4", "libx264"), ".mov": ("mov", "libx264"),
@@ -53,12 +53,8 @@ def _open_input(path):
     path = Path(path)
     try:
         return av.open(str(path), metadata_errors="ignore")
-    except FileNotFoundError:
-        raise InputError(f"file not found: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a folder, not a video") from None
-    except PermissionError:
-        raise InputError(f"cannot read {path}: permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise path_error(exc, path, "a video") from None
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError):
         raise InputError(f"{path} is not an image or video artem-vr can read") from None
 
