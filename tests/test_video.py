@@ -235,9 +235,10 @@ def test_recording_stopped_with_ctrl_c_is_kept_whole(tmp_path):
                              "--model", "fast", "--size", "160x96"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob(".rec*partial*")):
-        time.sleep(0.05)
-    time.sleep(1.0)  # a second of recording
+    partial = []
+    while time.time() < deadline and not (partial and partial[0].stat().st_size > 2000):
+        time.sleep(0.05)  # until encoded frames (not just the header) are in its temporary file
+        partial = list(tmp_path.glob(".rec*partial*"))
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "Traceback" not in err, err

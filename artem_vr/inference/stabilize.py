@@ -110,7 +110,7 @@ class Stabilizer:
                  carry: float = 0.6, texture_gain: float = 0.5, cut_fraction: float = 0.6,
                  flow_width: int = 320, still_motion: float = 0.25, moving_fraction: float = 0.35,
                  stale_threshold: float = 20 / 255, recolour_rate: float = 0.3, repaint_at: float = 2.5,
-                 carry_exact: float = 0.85, carry_low: float = 1.0, flat_gradient: float = 4 / 255):
+                 carry_exact: float = 0.85, flat_gradient: float = 4 / 255):
         if cell < 1 or not 0.0 <= carry < 1.0 or not 0.0 < cut_fraction <= 1.0:
             raise ValueError("cell >= 1, 0 <= carry < 1 and 0 < cut_fraction <= 1")
         self.cell = cell
@@ -125,7 +125,6 @@ class Stabilizer:
         self.recolour_rate = recolour_rate
         self.repaint_at = repaint_at
         self.carry_exact = carry_exact
-        self.carry_low = carry_low
         self.flat_gradient = flat_gradient
         self.texture_gain = texture_gain
         self.last = StabilizerStep()
@@ -190,7 +189,7 @@ class Stabilizer:
         hold = self._feather(1.0 - refresh, stylized.shape[-2:])             # (1,1,H,W)
         # an exact warp (a screen's rigid motion) carries more of the old strokes, and their colour
         weight = trust * (self.carry + (self.carry_exact - self.carry) * exact)
-        weight_low = weight * exact * self.carry_low
+        weight_low = weight * exact
         if repaint is not None and bool(repaint.any()):
             # a block repainted because it no longer looks like what the net paints there (a moving
             # window's flat inside) takes the new colours and shapes and most of the new strokes

@@ -32,16 +32,15 @@ def main():
     ap.add_argument("--infer-size", default="320x180")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
-    controls = Controls(Settings(args.style, detail=0.25))
+    controls = Controls(Settings(args.style))  # the camera defaults: no added detail
     window = WindowSink(controls, size=(w, h), max_fps=30)
     engine = StyleEngine.load(args.model, device="cpu")
     box = tuple(int(v) for v in args.infer_size.split("x"))
     pipe = LivePipeline(parse_source(args.source), engine, window, controls, box)
 
     def drive():
-        while pipe._t_first is None:
+        while pipe.presented < 10:  # the window has shown a few stylized pictures
             time.sleep(0.05)
-        time.sleep(1.0)
         for key in filter(None, args.keys.split(",")):
             handle_key(controls, getattr(glfw, f"KEY_{key}"))
             time.sleep(0.3)
