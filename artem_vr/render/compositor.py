@@ -3,7 +3,8 @@ letterboxed, with an optional HUD on top.
 
 Upsampling: with the full-resolution source frame uploaded as a guide (:meth:`Compositor.upload`),
 joint bilateral upsampling (Kopf et al. 2007) plus ``detail`` of the source's fine luminance
-(shaders ``guide_down.frag`` then ``guided.frag``); without one, Catmull-Rom (``upsample.frag``) and
+(shaders ``guide_down.frag`` and ``energy_max.frag`` (the text mask) at the stylized size, then ``guided.frag`` at 12
+texture fetches an output pixel); without one, Catmull-Rom (``upsample.frag``) and
 the optional unsharp mask (``sharpen.frag``).
 
 Every GL object it makes is tracked in ``self._objects`` so tests can check that resizes and
@@ -20,11 +21,20 @@ from ..resources import shader_source
 Size = Tuple[int, int]
 
 SIGMA_R = 0.1    # guided upsampling: range sigma, luminance 0..1
+# guided upsampling's window (the tent's radius, stylized pixels): 4x4 taps on a GPU, 2x2 on
+# software GL (half the cost; edges a little softer: edge sharpness 2.2-3.0 against 2.9-4.0,
+# Catmull-Rom 1.5-2.1, bench_readable --camera)
+GUIDED_RADIUS = 2.0
+GUIDED_RADIUS_SOFTWARE = 1.0
 DETAIL_GAIN = 2.0  # --detail 1 pulls a pixel this many times its luminance residual toward white/black
 # the residual's coring threshold (luminance 0..1): a camera's sensor noise (2-3 grey levels) is not
 # drawn back into the stabilised picture, while text and thin lines (tens of levels) are
 DETAIL_CORE = 4.0 / 255.0
 TEXT_ENERGY = 0.08  # mean |luminance - local mean| (0..1) at which the guide counts as text
+# how many stylized pixels (x, y) the text mask reaches beyond the text: further along a line, so
+# its words share one plate (a dark editor's page OCR, styles 3/13/25: 0.29/0.48/0.04 at (1, 1),
+# 0.50/0.93/0.78 at (3, 1); style distance +0.01)
+TEXT_REACH = (3, 1)
 GUIDE_SWAPPED = ("bgr", "bgra")  # channel orders the guided shaders swizzle back to RGB
 
 
@@ -46,12 +56,14 @@ class Compositor:
         self.ctx = ctx
         self.sharpen = float(sharpen)
         self._detail = float(detail)
-        # a software renderer (Mesa llvmpipe, on the CPU the net needs) pays 65-124 ms per 1280x720
-        # picture for the guided pass against 15-28 for Catmull-Rom (bench_pipeline --compositor);
-        # the live modes keep it there only for screens, where it is what makes text readable
+        # a software renderer (Mesa llvmpipe, on the CPU the net needs) pays for every output pixel:
+        # there the guided pass uses the 2x2 window (15 ms per 1280x720 picture on 2 idle cores
+        # against 8 for Catmull-Rom, 32 with the 4x4 window: bench_pipeline --compositor), and the
+        # live modes keep it only for screens, where it is what makes text readable
         renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
         self.software = any(name in renderer for name in ("llvmpipe", "softpipe", "swiftshader", "software"))
         self.guided_on_software = guided_on_software
+        self.guided_radius = GUIDED_RADIUS_SOFTWARE if self.software else GUIDED_RADIUS
         self.detail_gain = DETAIL_GAIN
         self._objects = {}
         vert = shader_source("quad.vert")
@@ -62,21 +74,22 @@ class Compositor:
                                                         fragment_shader=shader_source("upsample.frag")))
         self._guide_down = self._track("guide_down", ctx.program(vertex_shader=vert,
                                                                  fragment_shader=shader_source("guide_down.frag")))
-        self._guided = self._track("guided", ctx.program(vertex_shader=vert, fragment_shader=shader_source("guided.frag")))
-        self._world_guided = self._track("world_guided", ctx.program(vertex_shader=shader_source("screen.vert"),
-                                                                     fragment_shader=shader_source("guided.frag")))
+        self._energy_max = self._track("energy_max", ctx.program(vertex_shader=vert,
+                                                                 fragment_shader=shader_source("energy_max.frag")))
         quad = np.array([-1, -1, 1, -1, -1, 1, 1, 1], dtype="f4")
         self._vbo = self._track("vbo", ctx.buffer(quad.tobytes()))
         self._vaos = {name: self._track(f"vao-{name}", ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
                       for name, prog in (("upsample", self._upsample), ("sharpen", self._sharpen),
                                          ("overlay", self._overlay), ("world", self._world),
-                                         ("guide_down", self._guide_down), ("guided", self._guided),
-                                         ("world_guided", self._world_guided))}
+                                         ("guide_down", self._guide_down), ("energy_max", self._energy_max),
+                                         )}
         self._moderngl = moderngl
         self.texture = None        # the latest stylized frame
         self.guide = None          # its full-resolution source frame, or None (plain upsampling)
         self._guide_swap = False
-        self._lowres = None        # (fbo, texture, energy texture): stylized rgb + guide luminance, detail energy
+        # (fbo, texture, energy texture, dilated-energy fbo, dilated-energy texture): stylized rgb +
+        # guide luminance, the guide's detail energy and its 3x3 maximum
+        self._lowres = None
         self._lowres_stale = True
         self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
         self._hud = None
@@ -171,8 +184,9 @@ class Compositor:
         return self._content
 
     def _update_lowres(self) -> None:
-        """The guided path's first pass, once per upload: the stylized frame and the guide's mean
-        luminance over each of its pixels, as one RGBA float texture at the stylized size."""
+        """The guided path's first passes, once per upload, at the stylized size: the stylized frame
+        and the guide's mean luminance over each of its pixels (one RGBA float texture), the guide's
+        detail energy there, and that energy's maximum over TEXT_REACH."""
         size = self.texture.size
         if self._lowres is None or self._lowres[1].size != size:
             tex = self._replace("lowres-tex", self.ctx.texture(size, 4, dtype="f4"))
@@ -180,7 +194,10 @@ class Compositor:
             for t in (tex, energy):
                 t.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
             fbo = self._replace("lowres-fbo", self.ctx.framebuffer(color_attachments=[tex, energy]))
-            self._lowres = (fbo, tex, energy)
+            dilated = self._replace("lowres-energy-max", self.ctx.texture(size, 1, dtype="f4"))
+            dilated.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
+            dfbo = self._replace("lowres-energy-max-fbo", self.ctx.framebuffer(color_attachments=[dilated]))
+            self._lowres = (fbo, tex, energy, dfbo, dilated)
         if not self._lowres_stale:
             return
         self._lowres[0].use()
@@ -191,6 +208,11 @@ class Compositor:
         self._guide_down["guide"].value = 1
         self._guide_down["guide_swap"].value = self._guide_swap
         self._vaos["guide_down"].render(self._moderngl.TRIANGLE_STRIP)
+        self._lowres[3].use()
+        self._lowres[2].use(0)
+        self._energy_max["energy"].value = 0
+        self._energy_max["reach"].value = TEXT_REACH
+        self._vaos["energy_max"].render(self._moderngl.TRIANGLE_STRIP)
         self._lowres_stale = False
 
     def render(self, fbo, size: Size, flip_y: bool = True, hud: bool = True,
@@ -208,9 +230,10 @@ class Compositor:
         if w <= 0 or h <= 0:
             return 0, 0, 0, 0
         if guided:  # the guide gives the edges: no unsharp mask (it would ring)
-            self._bind_guided(self._guided, flip_y)
+            prog, vao = self._guided_pass(world=False)
+            self._bind_guided(prog, flip_y)
             self.ctx.viewport = (x, y, w, h)
-            self._vaos["guided"].render(self._moderngl.TRIANGLE_STRIP)
+            vao.render(self._moderngl.TRIANGLE_STRIP)
             if hud and self._hud is not None:
                 self._draw_hud(size, flip_y)
             return x, y, w, h
@@ -241,10 +264,23 @@ class Compositor:
         prog["flip_y"].value = flip_y
         prog["fade"].value = float(self.fade)
 
+    def _guided_pass(self, world: bool):
+        """``(program, vertex array)`` of guided.frag for ``self.guided_radius`` (a compile-time
+        constant, so the window's loops unroll: a loop bound read from a uniform costs software GL
+        half again), on the full-screen quad or the VR world quad; compiled once each."""
+        radius = float(self.guided_radius)
+        name = f"{'world_guided' if world else 'guided'}-r{radius:g}"
+        if name not in self._objects:
+            vert = shader_source("screen.vert" if world else "quad.vert")
+            frag = shader_source("guided.frag").replace("#version 330\n", f"#version 330\n#define RADIUS {radius:.4f}\n", 1)
+            prog = self._track(name, self.ctx.program(vertex_shader=vert, fragment_shader=frag))
+            self._vaos[name] = self._track(f"vao-{name}", self.ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
+        return self._objects[name], self._vaos[name]
+
     def _bind_guided(self, prog, flip_y: bool) -> None:
         self._lowres[1].use(0)
         self.guide.use(1)
-        self._lowres[2].use(2)
+        self._lowres[4].use(2)
         prog["lowres"].value = 0
         prog["guide"].value = 1
         prog["energy"].value = 2
@@ -267,14 +303,14 @@ class Compositor:
         fbo.clear(*background, 1.0)
         if self.texture is None:
             return
-        name = "world_guided" if guided else "world"
-        prog = self._objects[name]
         if guided:
+            prog, vao = self._guided_pass(world=True)
             self._bind_guided(prog, True)
         else:
+            prog, vao = self._objects["world"], self._vaos["world"]
             self._bind_source(prog, True)
         prog["mvp"].write(mvp_bytes)
-        self._vaos[name].render(self._moderngl.TRIANGLE_STRIP)
+        vao.render(self._moderngl.TRIANGLE_STRIP)
 
     def draw_texture(self, texture, fbo, size: Size) -> None:
         """Letterbox any GL-convention texture (e.g. a VR eye) into ``fbo``: the VR mirror."""

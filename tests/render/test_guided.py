@@ -1,15 +1,16 @@
-"""Guided upsampling (shaders guide_down.frag + guided.frag) against a CPU reference of the same
+"""Guided upsampling (shaders guide_down.frag, energy_max.frag, guided.frag) against a CPU reference of the same
 formula, read back from real GL framebuffers (EGL), and what it does to edges and small text."""
 import numpy as np
 import pytest
 
-from artem_vr.render.compositor import DETAIL_CORE, DETAIL_GAIN, SIGMA_R, TEXT_ENERGY, Compositor
+from artem_vr.render.compositor import (DETAIL_CORE, DETAIL_GAIN, GUIDED_RADIUS, GUIDED_RADIUS_SOFTWARE, SIGMA_R,
+                                        TEXT_ENERGY, TEXT_REACH, Compositor)
 from tests.render.test_compositor import render
 
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r=SIGMA_R):
+def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r=SIGMA_R, radius=2.0):
     """float64 (out_h, out_w, 3) on 0..255: joint bilateral upsampling of ``stylized`` guided by
     ``guide`` plus ``detail`` * the guide's luminance residual, exactly as the shaders' comments say."""
     s = stylized.astype(np.float64) / 255.0
@@ -45,27 +46,34 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
     bot = y_full[y1][:, x0] * (1 - fx) + y_full[y1][:, x1] * fx
     y = top * (1 - fy)[:, None] + bot * fy[:, None]
 
+    # the text mask: E's maximum over the TEXT_REACH neighbourhood (clamped at the border), read bilinearly at u
+    rx, ry = TEXT_REACH
+    pad = np.pad(low_e, ((ry, ry), (rx, rx)), mode="edge")
+    low_e = np.max([pad[j:j + h, i:i + w] for j in range(2 * ry + 1) for i in range(2 * rx + 1)], axis=0)
     ux, uy = vx * w - 0.5, vy * h - 0.5
-    ubx, uby = np.floor(ux), np.floor(uy)
     acc = np.zeros((out_h, out_w, 3))
     acc_l = np.zeros((out_h, out_w))
     acc_w = np.zeros((out_h, out_w))
-    e_max = np.zeros((out_h, out_w))
-    for dj in range(-1, 3):
-        qy = uby + dj
+    acc_e = np.zeros((out_h, out_w))
+    acc_k = np.zeros((out_h, out_w))
+    lox, loy = np.ceil(ux - radius), np.ceil(uy - radius)
+    for dj in range(int(2 * radius) + 1):
+        qy = loy + dj
+        ty = np.where(qy <= np.floor(uy + radius), np.maximum(1 - np.abs(qy - uy) / radius, 0), 0)
         qyi = np.clip(qy, 0, h - 1).astype(int)
-        for di in range(-1, 3):
-            qx = ubx + di
+        for di in range(int(2 * radius) + 1):
+            qx = lox + di
+            tx = np.where(qx <= np.floor(ux + radius), np.maximum(1 - np.abs(qx - ux) / radius, 0), 0)
             qxi = np.clip(qx, 0, w - 1).astype(int)
-            kx = np.maximum(1 - 0.25 * (qx - ux) ** 2, 0) ** 2
-            ky = np.maximum(1 - 0.25 * (qy - uy) ** 2, 0) ** 2
             lq = low_l[qyi][:, qxi]
-            ks = ky[:, None] * kx[None, :]
-            e_max = np.maximum(e_max, np.sqrt(ks) * low_e[qyi][:, qxi])
+            ks = ty[:, None] * tx[None, :]   # the tent
+            acc_e += ks * low_e[qyi][:, qxi]
+            acc_k += ks
             wgt = ks * (np.exp(-(y - lq) ** 2 / (2 * sigma_r ** 2)) + 1e-3)
             acc += s[qyi][:, qxi] * wgt[..., None]
             acc_l += lq * wgt
             acc_w += wgt
+    e_max = acc_e / acc_k
     mean = acc_l / acc_w
     r = (y - mean)[..., None]
     r = np.sign(r) * np.maximum(np.abs(r) - DETAIL_CORE, 0.0)
@@ -82,7 +90,8 @@ def guided_reference(stylized, guide, out_w, out_h, detail, order="rgb", sigma_r
     ((20, 12), (400, 240), (120, 72), "bgr", 1.0),      # guide larger than the output, footprints > 16 px
     ((32, 24), (48, 24), (64, 48), "rgb", 0.5),         # guide larger in one direction only
 ])
-def test_guided_upsampling_matches_cpu_reference(gl, low, guide_size, dst, order, detail):
+@pytest.mark.parametrize("radius", [GUIDED_RADIUS_SOFTWARE, 1.5, GUIDED_RADIUS])
+def test_guided_upsampling_matches_cpu_reference(gl, low, guide_size, dst, order, detail, radius):
     rng = np.random.default_rng(7)
     stylized = rng.integers(0, 256, (low[1], low[0], 3), dtype=np.uint8)
     # a guide with structure (blocks + noise), so the range weights matter
@@ -92,9 +101,10 @@ def test_guided_upsampling_matches_cpu_reference(gl, low, guide_size, dst, order
     if order != "bgra":
         guide = np.ascontiguousarray(guide[..., :3])
     comp = Compositor(gl, sharpen=0.5, detail=detail)  # sharpen is not used on the guided path
+    comp.guided_radius = radius
     comp.upload(stylized, guide=guide, guide_order=order)
     out = render(gl, comp, dst).astype(np.float64)
-    ref = guided_reference(stylized, guide, *dst, detail, order=order)
+    ref = guided_reference(stylized, guide, *dst, detail, order=order, radius=radius)
     err = np.abs(out - ref)
     assert err.max() <= 1.6 and err.mean() < 0.3   # float32 on the GPU vs float64, then 8-bit rounding
     comp.release()
@@ -114,9 +124,11 @@ def test_guided_flat_guide_is_a_plain_smooth_upsample_and_detail_does_nothing(gl
     comp.release()
 
 
-def test_guided_edges_follow_the_guide_and_detail_brings_back_thin_lines(gl):
+@pytest.mark.parametrize("radius,tol", [(GUIDED_RADIUS, 12), (GUIDED_RADIUS_SOFTWARE, 30)])
+def test_guided_edges_follow_the_guide_and_detail_brings_back_thin_lines(gl, radius, tol):
     """A stylized frame that lost a sharp edge and a 1-px line: the guided picture puts the edge
-    where the guide has it (the Catmull-Rom one smears it over ~4 px), and detail 1 draws the line."""
+    where the guide has it (the Catmull-Rom one smears it over ~4 px), and detail 1 draws the line.
+    The 2x2 window (software GL) reaches fewer of the edge's pure pixels: its step is a little softer."""
     guide = np.full((64, 128, 3), 40, np.uint8)
     guide[:, 61:] = 220                     # an edge at x = 61 (not on the 4-px grid)
     guide[20, :] = 250                      # a 1-px bright line
@@ -126,11 +138,12 @@ def test_guided_edges_follow_the_guide_and_detail_brings_back_thin_lines(gl):
     stylized = cv2.resize(guide, (32, 16), interpolation=cv2.INTER_AREA)  # what the net saw
     stylized[..., 0] = np.clip(stylized[..., 0].astype(int) + 30, 0, 255)    # "style": a red cast
     plain, guided = Compositor(gl), Compositor(gl, detail=0.0)
+    guided.guided_radius = radius
     plain.upload(stylized)
     guided.upload(stylized, guide=guide)
     row_p = render(gl, plain, (128, 64))[40, :, 1].astype(int)
     row_g = render(gl, guided, (128, 64))[40, :, 1].astype(int)
-    assert abs(row_g[59] - 40) <= 12 and abs(row_g[62] - 220) <= 12  # a sharp step at the guide's edge
+    assert abs(row_g[59] - 40) <= tol and abs(row_g[62] - 220) <= tol  # a sharp step at the guide's edge
     assert np.abs(np.diff(row_g[50:72])).max() > 1.5 * np.abs(np.diff(row_p[50:72])).max()
     line0 = render(gl, guided, (128, 64))[20, 10:50, 1].astype(int)
     guided.detail = 1.0
