@@ -12,6 +12,8 @@ levels, and read by Tesseract (pytesseract). Reported per style and level:
 - **style**: style-embedding distance (``artem_vr.training.quality``: Magenta's style predictor)
   of the detailed picture to the plain stylized one (Catmull-Rom, no guide, no sharpening), so
   "readable" cannot mean "unstylized"; also to the guided picture at detail 0 (in the JSON).
+- ``--glyphs``: the bound on that distance, "glyphs only": the plain picture with nothing but the
+  source's glyph pixels pasted in (:func:`glyphs_pasted`), the least any readable overlay draws.
 
 Goal (issue 23): at the live default for ``--source screen`` on the CPU (320x180 inference), the
 1280x720 desktops (12-14 px text) read back at >= 85% of the source's characters for >= 8 of
@@ -177,11 +179,12 @@ def ocr_lines(rgb: np.ndarray, lines) -> str:
 class Stylizer:
     """The live path's inference (``StyleWorker``'s resize, the live default net) plus the compositor."""
 
-    def __init__(self, model: str = "auto"):
+    def __init__(self, model: str = "auto", radius=None):
         from artem_vr.inference.engine import StyleEngine
 
         self.engine = StyleEngine.load(model, device="cpu")
         self.target = None
+        self.radius = radius  # the guided window; None: the renderer's default
 
     def infer(self, rgb: np.ndarray, style: int, box) -> np.ndarray:
         from artem_vr.inference.engine import to_uint8
@@ -202,12 +205,28 @@ class Stylizer:
                 self.target.release()
             self.target = OffscreenTarget(size)
         comp = Compositor(self.target.ctx, sharpen=sharpen, detail=detail or 0.0)
+        if self.radius is not None:
+            comp.guided_radius = self.radius
         bgra = np.concatenate([source[..., ::-1], np.full(source.shape[:2] + (1,), 255, np.uint8)], -1)
         comp.upload(low, guide=None if detail is None else bgra, guide_order="bgra")
         comp.render(self.target.fbo, size, flip_y=False, hud=False)
         out = self.target.read().copy()
         comp.release()
         return out
+
+
+def glyphs_pasted(plain: np.ndarray, source: np.ndarray, threshold: float = 24.0) -> np.ndarray:
+    """The least a readable overlay can change: ``plain`` (H,W,3) uint8 with only the source's glyph
+    pixels (|luminance - its 7x7 box mean| > ``threshold`` grey levels, i.e. text strokes and thin
+    lines) replaced by the source's own colour; every other pixel keeps the stylized painting. Its
+    style distance to ``plain`` is what drawing the text at all costs on the style ruler."""
+    import cv2
+
+    y = source.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    glyph = np.abs(y - cv2.blur(y, (7, 7))) > threshold
+    out = plain.copy()
+    out[glyph] = source[glyph]
+    return out
 
 
 def run(args) -> dict:
@@ -221,7 +240,7 @@ def run(args) -> dict:
     for size in args.sizes:
         for kind in args.desktops:
             rgb, truth, lines = desktop(kind, size)
-            src = (chars_read(ocr(rgb), truth), chars_read(ocr_lines(rgb, lines), truth))
+            src = (chars_read(ocr(rgb), truth), float("nan") if args.no_lines else chars_read(ocr_lines(rgb, lines), truth))
             pages[(size, kind)] = (rgb, truth, lines, src)
             print(f"{size[0]}x{size[1]} {kind:15s} source reads {src[0]:.3f} (page) {src[1]:.3f} (lines) "
                   f"of {len(normalise(truth))} chars", flush=True)
@@ -234,19 +253,20 @@ def run(args) -> dict:
                 guided0 = embedder.embed(stylizer.compose(low, rgb, 0.0))
                 plain_e = embedder.embed(plain)
                 found = []
-                for d in [*details, None]:
-                    if d is None and args.no_plain:
+                for d in [*details, None, "glyphs"]:
+                    if (d is None and args.no_plain) or (d == "glyphs" and not args.glyphs):
                         continue
-                    pic = plain if d is None else stylizer.compose(low, rgb, d)
+                    pic = (plain if d is None else glyphs_pasted(plain, rgb) if d == "glyphs"
+                           else stylizer.compose(low, rgb, d))
                     e = embedder.embed(pic)
                     row = {"size": list(size), "desktop": kind, "infer": list(box), "style": style, "detail": d,
                            "chars": round(chars_read(ocr(pic), truth), 4), "source_chars": round(src[0], 4),
-                           "line_chars": round(chars_read(ocr_lines(pic, lines), truth), 4),
-                           "source_line_chars": round(src[1], 4),
+                           "line_chars": None if args.no_lines else round(chars_read(ocr_lines(pic, lines), truth), 4),
+                           "source_line_chars": None if args.no_lines else round(src[1], 4),
                            "style_distance": round(embedding_distance(e, plain_e), 4),
                            "style_distance_to_detail0": round(embedding_distance(e, guided0), 4)}
                     rows.append(row)
-                    found.append(f"d{d}: page {row['chars']:.2f} lines {row['line_chars']:.2f} "
+                    found.append(f"d{d}: page {row['chars']:.2f} lines {row['line_chars'] or float('nan'):.2f} "
                                  f"style {row['style_distance']:.3f}")
                 print(f"infer {box[0]}x{box[1]} style {style:2d} {size[0]}x{size[1]} {kind:15s} " + "; ".join(found)
                       + f" ({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -262,8 +282,8 @@ def summarise(result: dict) -> dict:
         g = groups.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
         g[0] += r["chars"]
         g[1] += r["source_chars"]
-        g[2] += r["line_chars"]
-        g[3] += r["source_line_chars"]
+        g[2] += float("nan") if r["line_chars"] is None else r["line_chars"]
+        g[3] += float("nan") if r["source_line_chars"] is None else r["source_line_chars"]
         g[4] = max(g[4], r["style_distance"])
     table = {}
     for (size, box, detail, style), (acc, src, lacc, lsrc, dist) in groups.items():
@@ -271,9 +291,9 @@ def summarise(result: dict) -> dict:
     lines = [f"model {result['model']}; page / lines = characters OCR reads (whole page / line by line) over "
              "what it reads in the source; style = worst style distance to the plain stylized picture"]
     verdict = {}
-    for (size, box, detail), per in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                                                            -1 if kv[0][2] is None else kv[0][2])):
-        label = "plain" if detail is None else f"detail {detail:g}"
+    for (size, box, detail), per in sorted(table.items(), key=lambda kv: (
+            kv[0][0], kv[0][1], -1 if kv[0][2] is None else 2 if kv[0][2] == "glyphs" else kv[0][2])):
+        label = "plain" if detail is None else "glyphs only" if detail == "glyphs" else f"detail {detail:g}"
         page_ok = [s for s, (pr, lr, dist) in per.items() if pr >= 0.85 and dist <= 0.10]
         line_ok = [s for s, (pr, lr, dist) in per.items() if lr >= 0.85]
         lines.append(f"{size[0]}x{size[1]} infer {box[0]}x{box[1]} {label:11s} "
@@ -305,7 +325,7 @@ def picture(path: str, model: str, style: int, kind: str = "code-dark") -> None:
     write_image(path, np.concatenate(crops, 1))
 
 
-def camera_edges(model: str, styles, picture_path=None) -> list:
+def camera_edges(model: str, styles, picture_path=None, radius=None) -> list:
     """Webcam-like photos (the bundled astronaut and rocket, 1280x720) at the camera default, the
     guided picture against the Catmull-Rom + sharpen 0.3 path (before issue 23): **edge sharpness**
     = the output's mean Sobel magnitude (luminance) on the photo's strongest 5% edge pixels over its
@@ -324,7 +344,7 @@ def camera_edges(model: str, styles, picture_path=None) -> list:
         g = grad(out)
         return float(g[edges].mean() / g.mean())
 
-    stylizer = Stylizer(model)
+    stylizer = Stylizer(model, radius)
     rows = []
     root = Path(__file__).resolve().parents[1] / "artem_vr" / "assets"
     for name in ("astronaut.jpg", "rocket.jpg"):
@@ -402,6 +422,9 @@ def main() -> int:
     p.add_argument("--infer", default="320x180,640x360")
     p.add_argument("--details", default="0,1")
     p.add_argument("--no-plain", action="store_true", help="skip OCR of the plain (Catmull-Rom) pictures")
+    p.add_argument("--no-lines", action="store_true", help="skip the line-by-line OCR (the slow part)")
+    p.add_argument("--glyphs", action="store_true",
+                   help="also the bound: the plain picture with only the source's glyph pixels pasted in")
     p.add_argument("--model", default="auto")
     p.add_argument("--quick", action="store_true", help="only 1280x720 at 320x180 (the goal)")
     p.add_argument("--out", help="write the rows and the summary as JSON")
@@ -412,6 +435,8 @@ def main() -> int:
                    help="only the issue's check under an X display (xvfb-run -s '-screen 0 1280x720x24'): "
                         "each desktop full screen, artem-vr --source screen --output at its defaults, OCR words")
     p.add_argument("--camera-picture", help="with --camera: a 2x crop of photo / today / guided")
+    p.add_argument("--guided-radius", type=float,
+                   help="with --camera: the guided window's radius (default: the renderer's; 1 on software GL, 2 on a GPU)")
     args = p.parse_args()
     args.sizes = [parse_size(s) for s in args.sizes.split(",")]
     args.infer = [parse_size(s) for s in args.infer.split(",")]
@@ -430,7 +455,7 @@ def main() -> int:
             Path(args.out).write_text(json.dumps({"screen_check": rows}, indent=1) + "\n")
         return 0
     if args.camera:
-        rows = camera_edges(args.model, args.styles[:4], args.camera_picture)
+        rows = camera_edges(args.model, args.styles[:4], args.camera_picture, args.guided_radius)
         if args.out:
             Path(args.out).write_text(json.dumps({"camera": rows}, indent=1) + "\n")
         return 0
