@@ -31,10 +31,11 @@ DETAIL_GAIN = 2.0  # --detail 1 pulls a pixel this many times its luminance resi
 # drawn back into the stabilised picture, while text and thin lines (tens of levels) are
 DETAIL_CORE = 4.0 / 255.0
 TEXT_ENERGY = 0.08  # mean |luminance - local mean| (0..1) at which the guide counts as text
-# how many stylized pixels (x, y) the text mask reaches beyond the text (energy_max.frag). (3, 1)
-# joins a line's words into one plate, but over four desktops x ten styles it read no better than
-# (1, 1) (whole-page OCR >= 85% for 25 of 40 pictures either way) and cost +0.01 style distance
-TEXT_REACH = (1, 1)
+# how many stylized pixels (x, y) the text mask reaches beyond the text (energy_max.frag): further
+# along a line, so its words share one plate. Whole-page OCR >= 85% (bench_readable, 10 styles),
+# dark code editor + light document: (1, 1) 3 + 9, (2, 1) 6 + 8, (3, 1) 5 + 7; the dark editor
+# under the live screen check (styles 3/13/25): 0.19/0.34/0.03 of its words at (1, 1), 0.25/0.69/0.72 at (2, 1)
+TEXT_REACH = (2, 1)
 GUIDE_SWAPPED = ("bgr", "bgra")  # channel orders the guided shaders swizzle back to RGB
 
 
@@ -272,7 +273,10 @@ class Compositor:
         name = f"{'world_guided' if world else 'guided'}-r{radius:g}"
         if name not in self._objects:
             vert = shader_source("screen.vert" if world else "quad.vert")
-            frag = shader_source("guided.frag").replace("#version 330\n", f"#version 330\n#define RADIUS {radius:.4f}\n", 1)
+            source = shader_source("guided.frag")
+            frag = source.replace("#version 330\n", f"#version 330\n#define RADIUS {radius:.4f}\n", 1)
+            if frag == source:
+                raise RuntimeError("guided.frag must start with '#version 330'")
             prog = self._track(name, self.ctx.program(vertex_shader=vert, fragment_shader=frag))
             self._vaos[name] = self._track(f"vao-{name}", self.ctx.vertex_array(prog, [(self._vbo, "2f", "in_pos")]))
         return self._objects[name], self._vaos[name]
