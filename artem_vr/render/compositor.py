@@ -22,8 +22,8 @@ Size = Tuple[int, int]
 
 SIGMA_R = 0.1    # guided upsampling: range sigma, luminance 0..1
 # guided upsampling's window (the tent's radius, stylized pixels): 4x4 taps on a GPU, 2x2 on
-# software GL (half the cost; edges a little softer: edge sharpness 2.2-3.0 against 2.9-4.0,
-# Catmull-Rom 1.5-2.1, bench_readable --camera)
+# software GL (half the cost; edges a little softer: edge sharpness 1.5-3.0 against 2.1-4.1,
+# Catmull-Rom 1.3-2.1, bench_readable --camera)
 GUIDED_RADIUS = 2.0
 GUIDED_RADIUS_SOFTWARE = 1.0
 DETAIL_GAIN = 2.0  # --detail 1 pulls a pixel this many times its luminance residual toward white/black
@@ -59,7 +59,7 @@ class Compositor:
         self._detail = float(detail)
         # a software renderer (Mesa llvmpipe, on the CPU the net needs) pays for every output pixel:
         # there the guided pass uses the 2x2 window (15 ms per 1280x720 picture on 2 idle cores
-        # against 8 for Catmull-Rom, 32 with the 4x4 window: bench_pipeline --compositor), and the
+        # against 8 for Catmull-Rom, 32 with the 4x4 window before: bench_pipeline --compositor), and the
         # live modes keep it only for screens, where it is what makes text readable
         renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
         self.software = any(name in renderer for name in ("llvmpipe", "softpipe", "swiftshader", "software"))
