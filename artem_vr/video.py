@@ -190,9 +190,14 @@ class VideoWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self._open(audio_from, audio_origin)
-        self._thread = threading.Thread(target=self._encode_loop, name="video-encode", daemon=True)
-        self._thread.start()
+        self._thread: Optional[threading.Thread] = None
+        try:
+            self._open(audio_from, audio_origin)
+            self._thread = threading.Thread(target=self._encode_loop, name="video-encode", daemon=True)
+            self._thread.start()
+        except BaseException:  # SIGTERM (Terminated) or Ctrl-C during the set-up: no temporary file stays
+            self.abort()
+            raise
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -366,7 +371,7 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Stop and remove the temporary file (idempotent)."""
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             try:
                 self._queue.put_nowait(None)
             except queue.Full:

@@ -284,6 +284,24 @@ def test_interrupted_stylize_leaves_no_partial_file(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def test_a_signal_while_the_video_writer_sets_up_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """SIGTERM (raised as Terminated) can land after the container file exists (start_encoding
+    wrote its header) but before the caller holds the writer to abort it: the constructor removes
+    the file itself and re-raises. (A CI run once left ``.styled.PID.partial.mp4`` this way.)"""
+    import threading
+
+    from artem_vr.errors import Terminated
+    from artem_vr.video import VideoWriter
+
+    def interrupted(*args, **kwargs):
+        raise Terminated()
+
+    monkeypatch.setattr(threading.Thread, "start", interrupted)
+    with pytest.raises(Terminated):
+        VideoWriter(tmp_path / "out.mp4", (64, 48))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_atomic_image_write_is_removed_on_interrupt(tmp_path, monkeypatch):
     """Item 9, images: Ctrl-C during the PNG encode leaves neither a truncated PNG nor a temp file."""
     from PIL import Image as PILImage
