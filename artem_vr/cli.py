@@ -11,9 +11,10 @@ from typing import List, Optional
 
 from . import __version__
 from .errors import ArtemError, Terminated, UsageError
+from .options import (DEFAULT_STYLE, _add_model_options, parse_size,  # noqa: F401 (re-exported)
+                      quiet_torch_threads, resolve_style_arg)
 
 SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
-DEFAULT_STYLE = "tapestry"  # style 25: strong strokes that keep a face readable at 320x180 (README "Styles")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,54 +22,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse API
         raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def parse_size(text: str) -> tuple:
-    """``"640x360"`` -> ``(640, 360)``; sides 32..8192."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"bad size {text!r}; use WxH, e.g. 640x360") from None
-    if not (32 <= w <= 8192 and 32 <= h <= 8192):
-        raise UsageError(f"size {text} out of range; both sides must be 32..8192")
-    return w, h
-
-
-def _strength(text: str) -> float:
-    from .inference.engine import check_strength
-
-    try:
-        return check_strength(float(text))
-    except ValueError:
-        raise UsageError(f"strength must be a number between 0 and 1, got {text!r}") from None
-
-
-class _ModelGiven(argparse.Action):
-    """Stores ``--model`` and notes that it was given (a painting --style picks the arbitrary net
-    only when it was not)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        setattr(namespace, self.dest, values)
-        namespace.model_given = True
-
-
-def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
-    p.add_argument("--style", default=DEFAULT_STYLE,
-                   help="a style name (artem-vr styles lists them) or index 0-25, a blend like "
-                        "mosaic:0.5,pastel:0.5 or 3:0.5,12:0.5, a painting (any image file) or a blend of paintings "
-                        f"like a.jpg:0.7,b.png:0.3 (default {DEFAULT_STYLE}); a painting uses --model arbitrary "
-                        "unless --model is given")
-    p.add_argument("--model", default=default_model, action=_ModelGiven,
-                   help=f"auto (the fastest net that looks like the full one on this device), fast (pruned, "
-                        f"~3x), balanced (learned stem, ~2x), full (26-style net), arbitrary "
-                        f"(any painting as the style) or a .safetensors file (default {default_model}; "
-                        "arbitrary when --style is a painting)")
-    p.set_defaults(model_given=False)
-    p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
-    p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="inference runtime; onnxruntime is CPU only (default: the faster one measured)")
 
 
 def stylize_parser() -> argparse.ArgumentParser:
@@ -96,16 +49,6 @@ def styles_parser() -> argparse.ArgumentParser:
     return p
 
 
-def quiet_torch_threads(backend: str) -> None:
-    """With onnxruntime (the CPU default) torch only does the small per-frame conversions, and its
-    OpenMP threads busy-wait after each of them by default, taking the cores from the onnxruntime
-    run that follows: on 2 cores the fast net's run took 15.2 ms in the live loop instead of 8.3.
-    Passive waiting has to be chosen before torch loads; a user's own OMP_WAIT_POLICY wins, and
-    ``--backend torch`` keeps torch's default (passive waiting slows torch's own inference)."""
-    if backend != "torch" and "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def cmd_stylize(argv: List[str]) -> int:
     args = stylize_parser().parse_args(argv)
     quiet_torch_threads(args.backend)
@@ -128,28 +71,6 @@ def cmd_stylize(argv: List[str]) -> int:
         for line in dict.fromkeys(notes):  # each remark once, after the work (or the interruption)
             print(f"artem-vr: note: {line}", file=sys.stderr)
     return 2 if failures else 0
-
-
-def resolve_style_arg(args):
-    """``--style`` as the engine takes it, checked before any model loads: a painting or a blend of
-    paintings is read (safe decoder) and turned into a PaintingStyle now, and sets ``args.model`` to
-    ``arbitrary`` unless --model was given; anything else is checked as built-in style weights."""
-    from .inference.engine import AUTO_MODEL, MODEL_NAMES, PAINTING_MODEL
-    from .inference.styles import is_painting_spec, load_painting_style, style_weights
-
-    if is_painting_spec(args.style):
-        if getattr(args, "model_given", False) and args.model in MODEL_NAMES + (AUTO_MODEL,):
-            raise UsageError(f"--style {args.style} is a painting, but --model {args.model} has only built-in "
-                             f"styles; use --model {PAINTING_MODEL} or leave --model out")
-        style = load_painting_style(args.style)
-        if not getattr(args, "model_given", False):
-            args.table_model, args.model = args.model, PAINTING_MODEL  # built-in styles go back to the default
-        return style
-    if args.model == PAINTING_MODEL:
-        raise UsageError(f"--model {PAINTING_MODEL} takes a painting as --style (an image file), "
-                         f"not the built-in style {args.style!r}")
-    style_weights(args.style)
-    return args.style
 
 
 def terminate_on_sigterm() -> None:

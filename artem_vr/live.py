@@ -28,7 +28,7 @@ AUTO_CUDA = ((320, 180), (1920, 1080), CUDA_INFER_BOX)
 
 
 def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser:
-    from .cli import _add_model_options, parse_size
+    from .options import _add_model_options, parse_size
 
     p = parser_class(prog="artem-vr", description=(
         "Live neural style transfer. With no --window/--output it runs in the VR headset. "
@@ -91,7 +91,7 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def build_config(args) -> LiveConfig:
-    from .cli import resolve_style_arg
+    from .options import resolve_style_arg
     from .inference.styles import painting_files
 
     if args.frames is not None and args.frames < 1:
@@ -259,7 +259,7 @@ def run_live(args) -> int:
 
 
 def _infer_size(text: str):
-    from .cli import parse_size
+    from .options import parse_size
 
     if text.strip().lower() == "auto":
         return "auto"

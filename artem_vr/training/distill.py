@@ -304,7 +304,7 @@ def loss_weights(args) -> dict:
 
 
 def run_distill(args) -> int:
-    from ..cli import parse_size
+    from ..options import parse_size
     from ..errors import UsageError
     from ..inference.engine import resolve_device
     from ..inference.styles import style_weights
