@@ -1,4 +1,5 @@
 """VR output through OpenVR (pyopenvr): every headset frame, both eyes, the latest stylized picture.
+The OpenVR backend of the VR sink (``--vr-api openvr``; the shared shape is in ``common.py``).
 
 Frame order (pyopenvr's hellovr): poll events -> ``waitGetPoses`` (paces us at the headset's
 rate) -> render left, ``submit(Eye_Left)`` -> render right, ``submit(Eye_Right)`` -> flush.
@@ -17,13 +18,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import VrError
-from . import vrmath
-from .base import Sink, Size, headless_context
-
-NEAR, FAR = 0.05, 100.0
-FADE_AFTER = 10      # submits without a new stylized frame before fading towards the grid
-FADE_SUBMITS = 90    # ... and how many more until fully faded (about a second at 90 Hz)
+from ...errors import VrError
+from .. import vrmath
+from ..base import Size, headless_context  # noqa: F401 (Size: annotations)
+from .common import FADE_AFTER, FADE_SUBMITS, FAR, NEAR, HeadsetSink  # noqa: F401 (re-exported)
 
 
 def _openvr():
@@ -80,33 +78,18 @@ def runtime_status(ovr=None) -> str:
     return "OpenVR runtime installed; headset " + ("present" if present else "not detected")
 
 
-class VrSink(Sink):
-    every_frame = False
-    name = "vr"
+class OpenVRSink(HeadsetSink):
+    api = "openvr"
 
     def __init__(self, controls, view: str = "fill", mirror: bool = False, distance: float = 2.0,
-                 width: float = 2.4, context: str = "auto", openvr_module=None):
-        if view not in ("fill", "screen"):
-            raise VrError(f"unknown VR view {view!r}; use fill or screen")
-        self.controls = controls
-        self.view = view
-        self.mirror = mirror
-        self.distance = distance
-        self.width = width
+                 width: float = 2.4, context: str = "auto", openvr_module=None, curve: float = 0.0):
+        super().__init__(controls, view=view, mirror=mirror, distance=distance, width=width, curve=curve)
         self.context_kind = context
         self.ovr = openvr_module
         self.system = self.vr_compositor = None
-        self.ctx = None
-        self.eye_size: Optional[Size] = None
-        self.size: Optional[Size] = None
         self.eyes = {}
         self.screen_model: Optional[np.ndarray] = None
-        self.recenter_requested = True
-        self.submits = 0
-        self._window = None
         self._reported = set()
-        self._last_version = -1
-        self._missed = 0
         self._initialised = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -144,24 +127,10 @@ class VrSink(Sink):
         self.poses = (ovr.TrackedDevicePose_t * ovr.k_unMaxTrackedDeviceCount)()
         return self.ctx
 
-    def screen_rects(self) -> list:
-        """The mirror window's place on the desktop, for a screen source to leave out."""
-        from .window import window_screen_rect
-
-        rect = window_screen_rect(self._window) if self.mirror else None
-        return [rect] if rect else []
-
     def _make_context(self):
         """A GL context for the eye textures: the mirror window's, or a headless one."""
         if self.mirror or self.context_kind == "window":
-            import glfw
-            import moderngl
-
-            from .window import create_gl_window
-
-            self._window = create_gl_window(960, 540, "artem-vr - VR mirror (left eye)", visible=self.mirror)
-            glfw.swap_interval(0)  # waitGetPoses paces the loop, not the monitor
-            return moderngl.create_context()
+            return self._window_context(self.mirror, "artem-vr - VR mirror (left eye)")
         return headless_context()
 
     def close(self) -> None:
@@ -169,13 +138,7 @@ class VrSink(Sink):
             eye["fbo"].release()
             eye["texture"].release()
         self.eyes = {}
-        if self._window is not None:
-            import glfw
-
-            glfw.destroy_window(self._window)
-            glfw.terminate()
-            self._window = None
-        elif self.ctx is not None:
+        if not self._close_window() and self.ctx is not None:
             self.ctx.release()
         self.ctx = None
         if self._initialised:
@@ -222,15 +185,6 @@ class VrSink(Sink):
         mvp = eye["projection"] @ view @ self.screen_model
         compositor.render_world(eye["fbo"], self.eye_size, vrmath.gl_matrix(mvp))
 
-    def _update_fade(self, compositor) -> None:
-        if compositor.version != self._last_version:
-            self._last_version = compositor.version
-            self._missed = 0
-        else:
-            self._missed += 1
-        over = self._missed - FADE_AFTER
-        compositor.fade = 0.0 if over <= 0 else min(1.0, over / FADE_SUBMITS)
-
     def _poll_events(self) -> bool:
         """Drain the event queue; False once the runtime asked us to quit (acknowledged)."""
         ovr = self.ovr
@@ -253,14 +207,7 @@ class VrSink(Sink):
         print(f"artem-vr: warning: VR compositor: {name} (reported once; continuing)", file=sys.stderr)
 
     def _mirror(self, compositor) -> None:
-        if self._window is None or not self.mirror:
-            return
-        import glfw
+        self._show_mirror(compositor, self.eyes["left"]["texture"])
 
-        glfw.poll_events()
-        if glfw.window_should_close(self._window):
-            self.controls.quit.set()
-        size = glfw.get_framebuffer_size(self._window)
-        if size[0] > 0 and size[1] > 0:
-            compositor.draw_texture(self.eyes["left"]["texture"], self.ctx.detect_framebuffer(), size)
-            glfw.swap_buffers(self._window)
+
+VrSink = OpenVRSink  # the name tests and older code use
