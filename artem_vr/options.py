@@ -75,8 +75,9 @@ def resolve_style_arg(args):
     paintings is read (safe decoder) and turned into a PaintingStyle now, and sets ``args.model`` to
     ``arbitrary`` unless --model was given; anything else is checked as built-in style weights."""
     from .inference.engine import AUTO_MODEL, MODEL_NAMES, PAINTING_MODEL
-    from .inference.styles import is_painting_spec, load_painting_style, style_weights
+    from .inference.styles import check_spec, is_painting_spec, load_painting_style, style_weights
 
+    check_spec(args.style)  # each part of a blend gets its own diagnosis (a typo, a weight, a missing file)
     if is_painting_spec(args.style):
         if getattr(args, "model_given", False) and args.model in MODEL_NAMES + (AUTO_MODEL,):
             raise UsageError(f"--style {args.style} is a painting, but --model {args.model} has only built-in "

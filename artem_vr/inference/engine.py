@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..errors import DeviceError, InputError, ModelError, UsageError
 from ..resources import models_dir
 from .generator import StyleGenerator, to_polyphase
-from .styles import StyleSpec, describe, is_painting_spec, style_vector_of, style_weights
+from .styles import StyleSpec, check_spec, describe, is_painting_spec, style_vector_of, style_weights
 from .weights import arbitrary_safetensors, load_generator, teacher_safetensors
 
 MIN_SIDE = 32
@@ -215,6 +215,8 @@ class StyleEngine:
         vector). A painting for a table net is a UsageError."""
         if self.takes_paintings:
             return torch.from_numpy(style_vector_of(style)).to(self.device)
+        if isinstance(style, str):
+            check_spec(style)  # a mistyped part is named as such, not taken for a painting
         if is_painting_spec(style):
             raise UsageError(f"style {str(style)!r} is a painting, but the {self.name} model has only its "
                              f"{self.num_styles} built-in styles; paintings need --model {PAINTING_MODEL} "

@@ -55,6 +55,10 @@ def builtin_index(text: str) -> int:
     except KeyError:
         import difflib
 
+        words = text.lower().replace(";", " ").split()
+        if len(words) > 1 and all(is_builtin_part(w.partition(":")[0]) for w in words):  # "mosaic pastel"
+            raise UsageError(f"bad style spec {text!r}: separate the parts of a blend with commas, e.g. "
+                             f"{','.join(words)!r}") from None
         close = difflib.get_close_matches(text.lower(), STYLE_NAMES, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UsageError(f"bad style spec {text!r}: no style has that name; {hint}{SPEC_HELP}") from None
@@ -81,13 +85,86 @@ def painting_parts(spec: str) -> List[Tuple[str, float]]:
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
-        head, sep, tail = part.rpartition(":")
+        head, tail = _split_weight(part)
         try:
-            weight = float(tail) if sep and head else None
+            weight = float(tail) if tail is not None and head else None
         except ValueError:
             weight = None
         parts.append((head, weight) if weight is not None else (part, 1.0))
     return parts
+
+
+def _split_weight(part: str) -> Tuple[str, "str | None"]:
+    """``"mosaic:0.5"`` -> ``("mosaic", "0.5")``; ``"x.jpg"`` and a path with a colon before its last
+    folder (``"C:\\x.jpg"``) -> ``(part, None)``: any other text after the last ``:`` is the weight."""
+    head, sep, tail = part.rpartition(":")
+    if not sep or "/" in tail or "\\" in tail:
+        return part, None
+    return head.strip(), tail.strip()
+
+
+def check_spec(spec: str) -> List[Tuple[str, float, bool]]:
+    """Check a ``--style`` string part by part, before any model loads: ``"mosaic:0.5,a.jpg"`` ->
+    ``[("mosaic", 0.5, True), ("a.jpg", 1.0, False)]`` (name, weight, built-in). Each part gets the
+    error it would get alone (an unknown name with the closest one, a weight that is no number, a
+    missing painting file), in order; only a spec whose parts are all sound can be refused for mixing
+    built-in styles with paintings. Raises UsageError, or InputError for a missing file."""
+    from ..errors import InputError, path_error
+    from ..images import IMAGE_SUFFIXES
+
+    texts = [t.strip() for t in str(spec).split(",") if t.strip()]
+    if not is_builtin_part(str(spec)) and Path(str(spec)).expanduser().is_file():
+        texts = [str(spec)]  # one painting whose name holds a comma
+    if not texts:
+        raise UsageError(f"empty style spec {spec!r}; {SPEC_HELP}")
+    parts = []
+    for part in texts:
+        if not is_builtin_part(part) and Path(part).expanduser().is_file():
+            parts.append((part, 1.0, False))
+            continue
+        name, tail = _split_weight(part)
+        weight = 1.0
+        if tail is not None:
+            if not name:
+                raise UsageError(f"bad style spec {spec!r}: the weight {tail!r} names no style; write NAME:WEIGHT, "
+                                 "e.g. mosaic:0.5")
+            example = f"{name}:0.5"
+            if not tail:
+                raise UsageError(f"bad style spec {spec!r}: no weight after {name + ':'!r}; write e.g. {example}")
+            try:
+                weight = float(tail)
+            except ValueError:
+                raise UsageError(f"bad style spec {spec!r}: weight {tail!r} is not a number; "
+                                 f"write e.g. {example}") from None
+            inner, inner_tail = _split_weight(name)
+            if inner_tail is not None and _is_number(inner_tail):
+                raise UsageError(f"bad style spec {spec!r}: {part!r} has two weights; one per part, "
+                                 f"e.g. {inner}:{tail}")
+            _check_weight(weight, name)
+        builtin = is_builtin_part(name)
+        if not builtin:
+            path = Path(name).expanduser()
+            if not path.exists():
+                if path.suffix.lower() not in IMAGE_SUFFIXES and "/" not in name and "\\" not in name:
+                    builtin_index(name)  # a mistyped name: "no style has that name; did you mean 'pastel'?"
+                if path.stem.lower() in NAME_TO_INDEX:  # starry.jpg meant as the built-in starry
+                    raise InputError(f"file not found: {name} (the built-in style is --style {path.stem.lower()})")
+                raise path_error(FileNotFoundError(name), name, "an image")
+        parts.append((name, weight, builtin))
+    if len({b for _, _, b in parts}) > 1:
+        raise UsageError(f"style {spec!r} blends built-in styles with paintings; they run on different "
+                         "nets: blend built-in styles with each other (3:0.5,12:0.5) or paintings with paintings")
+    if sum(w for _, w, _ in parts) <= 0:
+        raise UsageError("style weights must not all be zero")
+    return parts
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_painting_spec(spec) -> bool:
@@ -103,29 +180,18 @@ def load_painting_style(spec) -> PaintingStyle:
     """A painting file or blend -> :class:`PaintingStyle`. Each file goes through the safe image
     decoder (a missing, unreadable or truncated file is an InputError); a blend with a built-in
     index is a UsageError (those run on another net)."""
-    from ..errors import InputError
-    from ..images import IMAGE_SUFFIXES
     from .predictor import painting_vector
 
     if isinstance(spec, PaintingStyle):
         return spec
-    parts = painting_parts(str(spec))
-    if not parts:
-        raise UsageError(f"empty style spec {spec!r}; {SPEC_HELP}")
-    if any(is_builtin_part(name) for name, _ in parts):
-        raise UsageError(f"style {spec!r} blends built-in styles with paintings; they run on different "
-                         "nets: blend built-in styles with each other (3:0.5,12:0.5) or paintings with paintings")
-    total = sum(_check_weight(w) for _, w in parts)
-    if total <= 0:
-        raise UsageError("style weights must not all be zero")
+    checked = check_spec(str(spec))  # each part's own error first, then the mix of kinds
+    if checked[0][2]:
+        raise UsageError(f"style {spec!r} is built in, not a painting; {SPEC_HELP}")
+    parts = [(name, weight) for name, weight, _ in checked]
+    total = sum(w for _, w in parts)
     vector = np.zeros(100, np.float32)
     for name, weight in parts:
-        path = Path(name).expanduser()
-        if not path.exists() and path.suffix.lower() not in IMAGE_SUFFIXES:
-            if not path.suffix and "/" not in name and "\\" not in name:
-                builtin_index(name)  # a mistyped style name: "unknown style 'stary'; did you mean 'starry'?"
-            raise InputError(f"bad style spec {name!r}: no such image file; {SPEC_HELP}")
-        vector += (weight / total) * painting_vector(path)
+        vector += (weight / total) * painting_vector(Path(name).expanduser())
     label = Path(parts[0][0]).name if len(parts) == 1 else ",".join(
         f"{Path(n).name}:{w / total:.2f}" for n, w in parts)
     return PaintingStyle(label, vector)
@@ -170,16 +236,12 @@ def style_weights(spec: StyleSpec, num_styles: int = 26) -> np.ndarray:
     """A ``(num_styles,) float32`` vector summing to 1, or a :class:`UsageError`."""
     w = np.zeros(num_styles, dtype=np.float32)
     if isinstance(spec, str):
-        parts = [p.strip() for p in spec.split(",") if p.strip()]
-        if not parts:
-            raise UsageError(f"empty style spec {spec!r}; use e.g. 7 or 3:0.5,12:0.5")
-        for part in parts:
-            idx, sep, wt = part.partition(":")
-            try:
-                weight = float(wt) if sep else 1.0
-            except ValueError:
-                raise UsageError(f"bad style spec {spec!r}; use e.g. 7, starry or 3:0.5,12:0.5") from None
-            w[_check_index(builtin_index(idx), num_styles)] += _check_weight(weight)
+        parts = check_spec(spec)
+        if not parts[0][2]:
+            raise UsageError(f"style {spec!r} is a painting; the built-in styles are an index 0-{num_styles - 1}, "
+                             "a name or a blend of them like mosaic:0.5,pastel:0.5")
+        for name, weight, _ in parts:
+            w[_check_index(builtin_index(name), num_styles)] += weight
     elif isinstance(spec, (bool, np.bool_)):
         raise UsageError("a style is an index, a blend string or a dict, not a bool")
     elif isinstance(spec, (int, np.integer)):
@@ -208,9 +270,10 @@ def _check_index(index: int, num_styles: int) -> int:
     return index
 
 
-def _check_weight(weight: float) -> float:
+def _check_weight(weight: float, name: str = "") -> float:
     if not np.isfinite(weight) or weight < 0:
-        raise UsageError(f"style weights must be finite and non-negative, got {weight}")
+        of = f" of {name!r}" if name else ""
+        raise UsageError(f"style weight {weight:g}{of} must be finite and non-negative")
     return weight
 
 

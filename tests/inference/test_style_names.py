@@ -1,10 +1,12 @@
 """Built-in styles by name: parsing, blends, the file-vs-name rule, and the command line."""
+import re
+
 import numpy as np
 import pytest
 
-from artem_vr.errors import UsageError
+from artem_vr.errors import ArtemError, UsageError
 from artem_vr.images import read_image, write_image
-from artem_vr.inference.styles import (STYLE_NAMES, describe, is_painting_spec, painting_parts, style_label,
+from artem_vr.inference.styles import (STYLE_NAMES, check_spec, describe, is_painting_spec, painting_parts, style_label,
                                        style_weights)
 from helpers.common import assert_one_line_error, psnr, run_cli
 
@@ -63,3 +65,37 @@ def test_stylize_and_live_take_names(tmp_path, full_engine):
     live = read_image(next((tmp_path / "live").glob("*.png")))
     assert psnr(live, full_engine.stylize(photo, 19)) > psnr(live, full_engine.stylize(photo, 3)) + 3
     assert "starry" in assert_one_line_error(run_cli("--output", tmp_path / "o.mp4", "--style", "stary"))
+
+
+def test_each_part_of_a_blend_gets_its_own_diagnosis(tmp_path, monkeypatch):
+    """A typo inside a blend is named as a typo, a bad weight as a bad weight, a missing painting as
+    missing: what each part would get alone, not "blends built-in styles with paintings"."""
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "a.png", np.full((40, 40, 3), 90, np.uint8))
+    cases = {
+        "mosaic:0.5,pastle:0.5": "did you mean 'pastel'",
+        "mosiac:0.5,pastel:0.5": "did you mean 'mosaic'",
+        "mosaic:0.5,strary": "did you mean 'starry'",
+        "mosaic:abc": "weight 'abc' is not a number",
+        "a.png:x": "weight 'x' is not a number",
+        "mosaic:0.5,pastel:": "no weight after 'pastel:'",
+        "mosaic:0.5:0.5": "two weights",
+        "mosaic pastel": "separate the parts of a blend with commas",
+        "mosaic:-1,pastel": "weight -1 of 'mosaic'",
+        "a.png:0.5,b.png:0.5": "file not found: b.png",
+        "mosaic:0.5,b.png:0.5": "file not found: b.png",
+        "starry.jpg": "the built-in style is --style starry",
+    }
+    for spec, message in cases.items():
+        with pytest.raises(ArtemError, match=re.escape(message)):
+            check_spec(spec)
+        assert "different nets" not in str(pytest.raises(ArtemError, check_spec, spec).value)
+    with pytest.raises(UsageError, match="different nets"):  # only sound parts are refused for the mix
+        check_spec("mosaic:0.5,a.png:0.5")
+    assert check_spec(r"mosaic:1,3:3") == [("mosaic", 1.0, True), ("3", 3.0, True)]
+    line = assert_one_line_error(run_cli("stylize", "a.png", "--style", "mosaic:0.5,pastle:0.5", "--model", "fast",
+                                         cwd=tmp_path))
+    assert "did you mean 'pastel'" in line
+    line = assert_one_line_error(run_cli("--output", "o.mp4", "--style", "mosaic:abc", cwd=tmp_path))
+    assert "weight 'abc' is not a number" in line
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "a_styled.png").exists()
