@@ -28,6 +28,8 @@ class LiveConfig:
     mirror: bool
     vr_distance: float = 2.0       # metres to the floating screen
     vr_width: float = 2.4          # its width in metres
+    vr_api: str = "auto"           # "auto" | "openxr" | "openvr" (--vr-api)
+    vr_curve: float = 0.0          # degrees of arc of the screen view (--vr-curve; OpenXR cylinder layer)
     backend: str = "auto"          # "auto" | "torch" | "onnxruntime"
     budget_ms: Optional[float] = None   # --infer-size auto: ms per frame (None: the source's period)
     stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)

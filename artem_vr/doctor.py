@@ -68,6 +68,12 @@ def _vr() -> str:
     return runtime_status()
 
 
+def _openxr() -> str:
+    from .render.vr.openxr import runtime_status
+
+    return runtime_status()
+
+
 CHECKS: List[Tuple[str, Callable[[], str]]] = [
     ("python", lambda: f"{platform.python_version()} on {platform.system()} {platform.machine()}"),
     ("torch", _torch),
@@ -76,6 +82,7 @@ CHECKS: List[Tuple[str, Callable[[], str]]] = [
     ("display", _display),
     ("monitors", _monitors),
     ("cameras", _cameras),
+    ("openxr", _openxr),
     ("vr", _vr),
 ]
 

@@ -87,6 +87,12 @@ def live_parser(parser_class=argparse.ArgumentParser) -> argparse.ArgumentParser
                    help="VR screen view: distance to the screen in metres (default 2)")
     p.add_argument("--vr-width", type=float, default=2.4, metavar="M",
                    help="VR screen view: screen width in metres (default 2.4)")
+    p.add_argument("--vr-api", choices=("auto", "openxr", "openvr"), default=None,
+                   help="VR: the headset API; auto (default) takes OpenXR when an OpenXR runtime is active "
+                        "(SteamVR, Meta Quest Link, Monado, WiVRn), else OpenVR (SteamVR)")
+    p.add_argument("--vr-curve", type=float, default=None, metavar="DEGREES",
+                   help="VR screen view: bend the screen into an arc of this many degrees around you (OpenXR "
+                        "runtimes with curved layers; 0 = flat, the default; about 60 suits a 2.4 m screen at 2 m)")
     return p
 
 
@@ -98,6 +104,8 @@ def build_config(args) -> LiveConfig:
         raise UsageError(f"--frames must be at least 1, got {args.frames}")
     if not (0.3 <= args.vr_distance <= 50 and 0.1 <= args.vr_width <= 50):
         raise UsageError("--vr-distance must be 0.3..50 m and --vr-width 0.1..50 m")
+    if args.vr_curve is not None and not 0 <= args.vr_curve <= 180:
+        raise UsageError(f"--vr-curve must be 0..180 degrees, got {args.vr_curve:g}")
     if not 0.0 <= args.sharpen <= 1.0:
         raise UsageError(f"--sharpen must be between 0 and 1, got {args.sharpen}")
     if args.detail is not None and not 0.0 <= args.detail <= 1.0:
@@ -111,6 +119,8 @@ def build_config(args) -> LiveConfig:
     _refuse_inapplicable(args, mode)
     source = args.source or "webcam"
     vr_view = args.vr_view or ("screen" if source.startswith("screen") else "fill")
+    if args.vr_curve and vr_view != "screen":
+        raise UsageError("--vr-curve bends the screen view; add --vr-view screen")
     hud = args.hud if args.hud is not None else mode == "window"
     detail = args.detail if args.detail is not None else DEFAULT_DETAIL[
         "screen" if source.split(":")[0].strip().lower() == "screen" else "camera"]
@@ -121,6 +131,7 @@ def build_config(args) -> LiveConfig:
                       budget_ms=budget_ms,
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
+                      vr_api=args.vr_api or "auto", vr_curve=args.vr_curve or 0.0,
                       backend=args.backend, stabilize=args.stabilize, detail=detail,
                       record=args.record, virtualcam=args.virtualcam)
 
@@ -152,8 +163,9 @@ def _refuse_inapplicable(args, mode: str) -> None:
     if args.fullscreen and mode != "window":
         raise UsageError("--fullscreen is for --window")
     if mode != "vr":
-        vr_only = [name for name, given in (("--vr-view", args.vr_view is not None), ("--mirror", args.mirror))
-                   if given]
+        vr_only = [name for name, given in (("--vr-view", args.vr_view is not None), ("--mirror", args.mirror),
+                                            ("--vr-api", args.vr_api is not None),
+                                            ("--vr-curve", args.vr_curve is not None)) if given]
         if vr_only:
             where = {"window": "--window", "file": "--output", "virtualcam": "--virtualcam alone"}[mode]
             raise UsageError(f"{vr_only[0]} is for the VR headset, not {where}")
@@ -195,10 +207,10 @@ def make_sink(config: LiveConfig, controls, source):
 
         return FileSink(config.output, size=config.size, hud=config.hud,
                         media=source if isinstance(source, VideoSource) else None)
-    from .render.vr import VrSink
+    from .render.vr import make_vr_sink
 
-    return VrSink(controls, view=config.vr_view, mirror=config.mirror, distance=config.vr_distance,
-                  width=config.vr_width)
+    return make_vr_sink(controls, config.vr_api, view=config.vr_view, mirror=config.mirror,
+                        distance=config.vr_distance, width=config.vr_width, curve=config.vr_curve)
 
 
 def run_live(args) -> int:
@@ -254,7 +266,7 @@ def run_live(args) -> int:
             output.close()
         sink.close()  # idempotent; covers failures before the pipeline took the sink over
         if config.stats and pipeline is not None:
-            _write_stats(config.stats, pipeline.stats())
+            _write_stats(config.stats, {**pipeline.stats(), **getattr(sink, "vr_stats", dict)()})
     return 128 + signalled[0] if signalled else 0
 
 

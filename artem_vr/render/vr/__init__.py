@@ -22,5 +22,7 @@ def make_vr_sink(controls, api: str = "auto", **options) -> HeadsetSink:
     from .openxr import OpenXRSink, runtime_active
 
     if api == "auto" and not runtime_active():
-        return OpenVRSink(controls, **options)
+        sink = OpenVRSink(controls, **options)
+        sink.after_openxr = True
+        return sink
     return OpenXRSink(controls, **options)

@@ -50,6 +50,10 @@ class HeadsetSink(Sink):
         self._last_version = -1
         self._missed = 0
 
+    def vr_stats(self) -> dict:
+        """What --stats reports about the headset (a backend adds its own)."""
+        return {"vr_api": self.api}
+
     # -- shared per-frame pieces -----------------------------------------------------------
 
     def _update_fade(self, compositor) -> None:

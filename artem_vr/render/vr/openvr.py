@@ -74,7 +74,7 @@ def runtime_status(ovr=None) -> str:
         installed = ovr.isRuntimeInstalled()
         present = installed and ovr.isHmdPresent()
     if not installed:
-        return "no OpenVR runtime installed (SteamVR); VR mode unavailable, use --window"
+        return "no OpenVR runtime installed (SteamVR); OpenVR unavailable"
     return "OpenVR runtime installed; headset " + ("present" if present else "not detected")
 
 
@@ -91,6 +91,7 @@ class OpenVRSink(HeadsetSink):
         self.screen_model: Optional[np.ndarray] = None
         self._reported = set()
         self._initialised = False
+        self.after_openxr = False  # --vr-api auto found no OpenXR runtime (said in the error)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -101,8 +102,9 @@ class OpenVRSink(HeadsetSink):
             with native_stderr_captured():
                 self.system = ovr.init(ovr.VRApplication_Scene)
         except ovr.error_code.InitError as exc:
-            raise VrError(f"cannot start VR: {_init_error_text(ovr, exc)} (is SteamVR installed and a headset "
-                          "connected?); use --window to run in a desktop window") from None
+            first = "no OpenXR runtime is active and OpenVR cannot start" if self.after_openxr else "cannot start VR"
+            raise VrError(f"{first}: {_init_error_text(ovr, exc)} (is SteamVR or another VR runtime installed and a "
+                          "headset connected?); use --window to run in a desktop window") from None
         self._initialised = True
         self.vr_compositor = ovr.VRCompositor()
         w, h = self.system.getRecommendedRenderTargetSize()
