@@ -199,7 +199,7 @@ def make_sink(config: LiveConfig, controls, source):
     if config.mode == "window":
         from .render.window import WindowSink
 
-        return WindowSink(controls, size=config.size or (1280, 720), fullscreen=config.fullscreen)
+        return WindowSink(controls, size=config.size, fullscreen=config.fullscreen)  # None: beside a captured screen
     if config.mode == "file":
         from .render.file import FileSink
 
@@ -252,7 +252,7 @@ def run_live(args) -> int:
         box = fixed or (resolution.box if resolution else CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)
         if resolution is not None and getattr(engine, "graphed", None) is not None:
             engine.graphed.max_graphs = 3  # the size in use and its neighbours on the ladder
-        pipeline = LivePipeline(source, engine, sink, controls, box, upscale=fixed is not None, resolution=resolution,
+        pipeline = LivePipeline(source, engine, sink, controls, box, upscale=False, resolution=resolution,
                                 frames=config.frames, lockstep=config.mode == "file" and source.on_demand,
                                 sharpen=config.sharpen, model_name=engine.name, outputs=outputs,
                                 # software GL: the guided pass only where it earns its cost (screens'

@@ -6,6 +6,7 @@ Any stage's exception stops every stage and is re-raised here.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from typing import Optional, Tuple
@@ -19,6 +20,14 @@ from .stats import StageStats, percentiles
 
 FIRST_FRAME_TIMEOUT = 10.0
 KEYS_SECONDS = 5.0  # a window session shows its key list this long at the start
+
+
+def hud_corner(window, area) -> Tuple[bool, bool]:
+    """``(right, bottom)``: the HUD's corner for a window ``(x, y, w, h)`` that shows the captured
+    screen ``area`` (same form): the corner where the window itself sits on that screen, so the HUD
+    covers the picture of the window (frozen, see capture/screen.py), not the live desktop."""
+    cx, cy = window[0] + window[2] / 2.0, window[1] + window[3] / 2.0
+    return cx > area[0] + area[2] / 2.0, cy > area[1] + area[3] / 2.0
 
 
 class LivePipeline:
@@ -66,9 +75,14 @@ class LivePipeline:
             self.capture.start()
             self.capture.wait_open(self.open_timeout)
             first = self._wait_first_frame()
+            note = self.worker.check_source(first.size)  # a box above the source is capped; too big for memory: refused
+            if note:
+                print(f"artem-vr: note: {note}", file=sys.stderr, flush=True)
             if getattr(self.sink, "fps", 0) is None:  # a video written at the source's own rate
                 self.sink.fps = self.source.rate
             self.worker.start()
+            if hasattr(self.sink, "avoid"):  # a window opens beside the screen area it shows, not over it
+                self.sink.avoid = getattr(self.source, "captured_rect", None)
             ctx = self.sink.open(first.size)
             self._exclude_own_windows(first.pixels)  # before anything else: the window is on screen now
             for output in self.outputs:
@@ -152,7 +166,11 @@ class LivePipeline:
         rects = getattr(self.sink, "screen_rects", None)
         exclude = getattr(self.source, "exclude", None)
         if rects is not None and exclude is not None:
-            exclude(rects(), before)
+            own = rects()
+            exclude(own, before)
+            area = getattr(self.source, "captured_rect", None)
+            if self.compositor is not None and own and area:
+                self.compositor.hud_corner = hud_corner(own[0], area)
 
     def _raise_stage_errors(self) -> None:
         for stage in (self.capture, self.worker):
@@ -202,7 +220,8 @@ class LivePipeline:
         if getattr(self.controls, "show_keys", False) or (
                 settings.hud and self.sink.name == "window" and now - first < KEYS_SECONDS):
             lines += [""] + KEY_LINES if lines else KEY_LINES
-        self.compositor.set_hud(hud_image(lines) if lines else None)
+        width = (getattr(self.sink, "size", None) or (0, 0))[0]  # a window's: long lines wrap to it
+        self.compositor.set_hud(hud_image(lines, max_width=width) if lines else None)
         self.banners = banners
 
     def _shutdown(self) -> None:

@@ -22,6 +22,12 @@ from .styles import describe
 _SWIZZLE = {"rgb": [0, 1, 2], "bgr": [2, 1, 0], "bgra": [2, 1, 0]}
 MAX_SHRINKS = 3
 CPU_FALLBACK_BOX = (320, 180)
+# Peak memory per inferred pixel of the live path on the CPU (onnxruntime net, frame tensors,
+# stabiliser): resident against free RAM, address space against ``ulimit -v``. Measured with
+# ``--source demo --frames 2`` at --infer-size 1920x1080 vs 3840x2160 (fast 269, full 423 B/px resident)
+# and 7680x4320 (fast 330 B/px, 11.4 GB); the margin covers onnxruntime's arena at larger sizes.
+LIVE_MEMORY_PER_PIXEL = {"fast": (340, 460), "balanced": (340, 460)}
+LIVE_FULL_MEMORY_PER_PIXEL = (540, 730)
 
 
 def is_cuda_fault(exc: BaseException) -> bool:
@@ -99,6 +105,22 @@ class StyleWorker:
         self.resolution = resolution
         self.sizes = deque(maxlen=20000)   # inference size of every frame, for --stats
         self._thread: Optional[threading.Thread] = None
+
+    def check_source(self, src: Tuple[int, int]) -> Optional[str]:
+        """Before the first frame of a source of ``src`` (w, h) pixels, for a fixed box: a note when the
+        box is larger than the source (with ``upscale`` False inference never enlarges the source, as
+        ``--infer-size auto`` never does), else None. Raises :class:`InputError` when inference at the
+        resulting size would not fit in this process's memory on the CPU (:data:`LIVE_MEMORY_PER_PIXEL`)."""
+        if self.resolution is not None:
+            return None
+        size = fit_inside(src, self.infer_size, self.upscale)
+        note = None
+        if not self.upscale and fit_inside(src, self.infer_size, True)[0] > size[0]:
+            note = (f"--infer-size {self.infer_size[0]}x{self.infer_size[1]} is larger than the source "
+                    f"({src[0]}x{src[1]}): inferring at {size[0]}x{size[1]}, as --infer-size auto would")
+        if self.engine.device.type == "cpu":
+            _check_memory(size, getattr(self.engine, "name", ""))
+        return note
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="style-worker", daemon=True)
@@ -220,11 +242,35 @@ class StyleWorker:
     def device(self) -> torch.device:
         return self.engine.device
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self) -> None:
+        """Ask the thread to stop and wait until it has: a net run cannot be interrupted, and an
+        onnxruntime or torch run still going when the interpreter exits aborts the process
+        (``terminate called without an active exception``, exit 134). The wait is one frame's
+        inference at most; a second Ctrl-C interrupts it."""
         self.stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            while self._thread.is_alive():
+                self._thread.join(0.5)
 
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+
+def _check_memory(size: Tuple[int, int], model: str) -> None:
+    """An InputError when live inference at ``size`` (w, h) needs more memory than this process may
+    still use (free RAM, ``ulimit -v``), naming the largest --infer-size that fits."""
+    from ..errors import InputError
+    from ..stylize import _fits, memory_room
+
+    w, h = size
+    per_pixel = LIVE_MEMORY_PER_PIXEL.get(model, LIVE_FULL_MEMORY_PER_PIXEL)
+    room = memory_room()
+    fits = _fits(w, h, per_pixel, room)
+    if fits >= 1.0:
+        return
+    have = min(r for r in room if r is not None)
+    scale = min(fits, 0.9) ** 0.5
+    fit_w, fit_h = max(32, int(w * scale) // 16 * 16), max(32, int(h * scale) // 16 * 16)
+    raise InputError(f"inference at {w}x{h} needs about {w * h * max(per_pixel) / 2 ** 30:.1f} GB of memory, "
+                     f"{max(have, 0) / 2 ** 30:.1f} GB is free; use --infer-size {fit_w}x{fit_h} or auto")

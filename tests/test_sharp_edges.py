@@ -1,0 +1,74 @@
+"""Issue 31's sharp edges: inference sizes above the source, exit paths, outputs that keep the
+exact size, progress, error lines that name the user's file, folders of frames from earlier runs,
+and the demo rendered in lock-step at its own timestamps."""
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+from artem_vr.capture.base import Source
+from artem_vr.controls import Controls, Settings
+from artem_vr.pipeline import LivePipeline
+from artem_vr.render.file import FileSink
+from helpers.common import assert_one_line_error, run_cli
+
+
+def test_an_infer_size_above_the_source_is_capped_with_one_note(tmp_path):
+    """--infer-size 7680x4320 on the 640x360 demo infers at 640x360 (it ran at 8K, peaked at 11.4 GB
+    and aborted at exit), saying so in one line."""
+    stats = tmp_path / "s.json"
+    proc = run_cli("--output", tmp_path / "o.mp4", "--source", "demo", "--frames", "2", "--model", "fast",
+                   "--infer-size", "7680x4320", "--stats", stats)
+    assert proc.returncode == 0, proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1 and "larger than the source (640x360)" in notes[0], proc.stderr
+    assert json.loads(stats.read_text())["infer_size"] == [640, 360]
+
+
+def test_an_infer_size_that_cannot_fit_in_memory_is_refused_before_it_runs(tmp_path):
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (7680, 4320), (90, 140, 200)).save(big, quality=80)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (8_000_000 * 1024, 8_000_000 * 1024))
+
+    proc = subprocess.run([sys.executable, "-m", "artem_vr", "--output", str(tmp_path / "o.mp4"), "--source",
+                           f"image:{big}", "--model", "fast", "--infer-size", "7680x4320"],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    line = assert_one_line_error(proc)
+    assert "inference at 7680x4320 needs about" in line and "--infer-size" in line
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob(".*"))
+
+
+class _Frames(Source):
+    name, rate, on_demand = "frames", 100.0, True
+
+    def read(self):
+        return np.full((48, 64, 3), 80, np.uint8), "rgb"
+
+
+def test_the_worker_has_ended_when_the_pipeline_returns(tmp_path, full_engine):
+    """A net run still going when the interpreter exits aborts the process (SIGABRT, exit 134): the
+    pipeline waits for the worker, however long its last frame takes (here 3 s, past the old 2 s)."""
+
+    class Slow:
+        def __init__(self, engine):
+            self.engine, self.device, self.num_styles, self.name, self.calls = engine, engine.device, 26, "slow", 0
+
+        def weights(self, style):
+            return self.engine.weights(style)
+
+        def stylize_tensor(self, *a, **k):
+            self.calls += 1
+            if self.calls > 1:
+                time.sleep(3.0)
+            return self.engine.stylize_tensor(*a, **k)
+
+    pipe = LivePipeline(_Frames(), Slow(full_engine), FileSink(tmp_path / "f"), Controls(Settings(0)), (64, 48),
+                        frames=1)
+    pipe.run()
+    assert not pipe.worker.alive
