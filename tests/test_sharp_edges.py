@@ -72,3 +72,19 @@ def test_the_worker_has_ended_when_the_pipeline_returns(tmp_path, full_engine):
                         frames=1)
     pipe.run()
     assert not pipe.worker.alive
+
+
+def test_the_demo_is_written_in_lock_step_at_its_own_30_fps(tmp_path):
+    """The demo is ours, not a camera: the same command gives the same file (two identical 5-frame
+    runs lasted 0.2 s and 2.6 s, with 1.6-72 ms gaps)."""
+    from helpers.media import video_streams
+
+    outs = [tmp_path / f"d{k}.mp4" for k in (1, 2)]
+    for out in outs:
+        proc = run_cli("--output", out, "--source", "demo", "--frames", "5", "--model", "fast")
+        assert proc.returncode == 0, proc.stderr
+    first, second = (video_streams(out) for out in outs)
+    assert first["frames"] == second["frames"] == 5
+    np.testing.assert_allclose(first["times"], np.arange(5) / 30.0, atol=1e-3)
+    assert first["times"] == second["times"]
+    assert outs[0].read_bytes() == outs[1].read_bytes()  # the very same pictures, encoded the same way

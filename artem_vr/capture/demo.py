@@ -50,3 +50,8 @@ class DemoSource(Source):
         frame = demo_frame(self.photo, self._n / self.rate, self.size)
         self._n += 1
         return frame, "rgb"
+
+    def media_time(self, index: int) -> float:
+        """Seconds of the ``index``-th frame on the demo's own clock (``index / rate``): a file written
+        from the demo is rendered in lock-step like a video, so the same command gives the same file."""
+        return index / self.rate
