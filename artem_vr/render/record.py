@@ -18,7 +18,7 @@ from .file import FileSink
 
 class RecordSink(FileSink):
     """``path``: a video file (.mp4, .mkv, .webm, .avi, ...). ``size``: the video's (w, h); default the
-    source's size (odd sides rounded down to even). ``hud``: draw the HUD into the video too.
+    source's size, exactly (odd sides too: :class:`~artem_vr.video.VideoWriter` writes them). ``hud``: draw the HUD into the video too.
     Raises :class:`UsageError` at construction for a path that is no video, before the model loads."""
 
     every_frame = False
@@ -37,8 +37,7 @@ class RecordSink(FileSink):
 
         if ctx is None:
             raise ValueError("RecordSink is a secondary sink: open it with the primary's GL context")
-        w, h = self.size or content_size
-        self.size = (max(2, w - w % 2), max(2, h - h % 2))
+        self.size = tuple(self.size or content_size)
         self.ctx = ctx
         self.target = FramebufferTarget(ctx, self.size)
         self._writer = VideoWriter(self.path, self.size, rate=float(self.fps or 30.0))
