@@ -66,16 +66,17 @@ host_mirror() {  # the Debian mirror the host's apt sources name for its own rel
   {
     # deb822 stanzas: URIs + Suites naming the host's release itself (not -security/-updates)
     for f in /etc/apt/sources.list.d/*.sources; do
-      [ -f "$f" ] && awk -v c="$codename" '
+      [ -f "$f" ] || continue
+      awk -v c="$codename" '
         /^[ \t]*$/ { if (u != "" && ok) print u; u = ""; ok = 0; next }
         tolower($1) == "uris:" { u = $2 }
         tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == c) ok = 1 }
-        END { if (u != "" && ok) print u }' "$f"
+        END { if (u != "" && ok) print u }' "$f" || true
     done
     # one-line sources: deb [opts] URI SUITE COMPONENTS
     cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
       sed -E 's/\[[^]]*\]//' | awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }'
-  } | head -n 1
+  } | awk 'NR == 1' || true
 }
 
 copy_host_config() {  # pip's configuration and the CA bundle, so pip inside reaches the same wheel sources
@@ -98,7 +99,7 @@ wheel_dirs() {  # local folders pip's config reads wheels from (find-links, file
       case "$d" in /*) ;; *) continue ;; esac
       # bind the top folder under / that holds it (a simple/ index links to ../files)
       d=$(echo "$d" | cut -d/ -f1-3)
-      [ -d "$d" ] && echo "$d"
+      if [ -d "$d" ]; then echo "$d"; fi
     done | sort -u
   if [ -n "${PIP_FIND_LINKS:-}" ] && [ -d "$PIP_FIND_LINKS" ]; then echo "$PIP_FIND_LINKS"; fi
 }
@@ -166,8 +167,9 @@ make_venv() {  # the host's Python (same path, bound read-only) with torch and t
   say "venv from $PREFIX inside the root with torch==2.13.0 (about a minute)"
   rm -rf "${ROOT:?}$VENV"
   in_root "$HOST_PY_IN" -m venv "$VENV"
-  in_root "$VENV/bin/python" -m pip install -q --upgrade pip
-  in_root "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+  in_root /bin/bash -c "$VENV/bin/python -m pip install -q --upgrade pip && \
+    $VENV/bin/python -m pip install -q 'torch==2.13.0' 2>&1 | { grep -v 'WARNING: Location' || true; }; \
+    exit \\${PIPESTATUS[0]}"
   echo "$PREFIX" >"$stamp"
 }
 
@@ -183,7 +185,8 @@ enter() {  # binds for a run; the caller's trap unbinds
   HOST_PY_IN=$PREFIX/bin/python3
   make_venv
   # the project itself, editable from /src (quick when already installed)
-  in_root /bin/sh -c "cd /src && $VENV/bin/python -m pip install -q -e '.[test]'"
+  in_root /bin/bash -c "cd /src && $VENV/bin/python -m pip install -q -e '.[test]' 2>&1 | \
+    { grep -v 'WARNING: Location' || true; }; exit \\${PIPESTATUS[0]}"
 }
 
 cmd=${1:-test}; shift || true
@@ -197,6 +200,11 @@ case "$cmd" in
     enter
     in_root /bin/sh -c 'cd /src && exec "$@"' sh "$@" ;;
   test)
+    if command -v monado-service >/dev/null 2>&1 ||
+       { [ "$(id -u)" = 0 ] && apt-cache show monado-service >/dev/null 2>&1 &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq monado-service libopenxr1-monado xvfb >/dev/null; }; then
+      cd "$REPO" && exec "$HOST_PY" -m pytest -q -p no:cacheprovider tests/openxr "$@"  # the distribution's Monado
+    fi
     exec 9>"$ROOT.lock"; flock 9
     ensure; enter
     in_root /bin/sh -c 'cd /src && exec python -m pytest -q -p no:cacheprovider tests/openxr "$@"' sh "$@" ;;

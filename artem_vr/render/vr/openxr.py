@@ -7,8 +7,10 @@ re-used until the next one (inference runs on its own thread, as for every displ
 
 Views as composition layers:
 
-- ``fill``: a projection layer in VIEW space (head-locked), the picture letterboxed into each eye's
-  swapchain image.
+- ``fill``: a projection layer, the picture letterboxed into the left eye's swapchain image and
+  copied into the right's (the same picture in both eyes); its views are located in the world space
+  at the predicted display time, so it stays head-locked. (Monado reprojects a projection layer
+  submitted in VIEW space as if it were world-locked: measured, it drifted 18 px in 2 s.)
 - ``screen``: the picture in its own swapchain, submitted as an ``XrCompositionLayerQuad`` in STAGE
   (else LOCAL) space, so the runtime samples it at display resolution; placed ``distance`` m ahead of
   the head at start and again when the runtime recentres (reference space change). With
@@ -204,7 +206,8 @@ class OpenXRSink(HeadsetSink):
         self.screen_pose = None
         self.frames_waited = 0
         self.frames_submitted = 0
-        self.render_ms: List[float] = []
+        self.render_ms: List[float] = []   # the picture into one swapchain image, glFinish included
+        self.copy_ms: List[float] = []     # fill: the left eye's image copied into the right eye's
         self.display_ahead_ms: List[float] = []
         self.frame_period_ms: List[float] = []
         self._submit_times: List[float] = []
@@ -253,6 +256,7 @@ class OpenXRSink(HeadsetSink):
         if self.instance is None:
             self.prepare()
         xr = self.xr
+        _restart_syscalls_after_signals()
         self.ctx = self._window_context(self.mirror, "artem-vr - VR mirror")
         self._srgb_write_off()
         try:
@@ -309,9 +313,14 @@ class OpenXRSink(HeadsetSink):
                                                     h_glrc=glfw.get_wgl_context(self._window))
         if not hasattr(glfw, "get_glx_context"):
             raise VrError(f"OpenXR needs an X11 (GLX) OpenGL context on Linux and glfw has none here; {HINT}")
-        return xr.GraphicsBindingOpenGLXlibKHR(x_display=glfw.get_x11_display(),
-                                               glx_drawable=glfw.get_glx_window(self._window),
-                                               glx_context=glfw.get_glx_context(self._window))
+        fields = dict(xr.GraphicsBindingOpenGLXlibKHR._fields_)  # pointer types from PyOpenGL's GLX
+
+        def pointer(value, name):
+            return ctypes.cast(ctypes.c_void_p(value), fields[name])
+
+        return xr.GraphicsBindingOpenGLXlibKHR(x_display=pointer(glfw.get_x11_display(), "x_display"),
+                                               glx_drawable=int(glfw.get_glx_window(self._window)),
+                                               glx_context=pointer(glfw.get_glx_context(self._window), "glx_context"))
 
     def _make_current(self) -> None:
         """Some runtimes leave another GL context current after their calls (SteamVR on Linux)."""
@@ -513,27 +522,36 @@ class OpenXRSink(HeadsetSink):
         head = self._head_pose(display_time)
         self._head_trace = None if head is None else [round(float(v), 5) for v in (*head[:3, 3], _yaw(head))]
         if self.view == "fill":
+            # views in the world space at the predicted display time: the runtime's reprojection then
+            # only corrects its prediction error, so the picture stays head-locked
             view_state, views = xr.locate_views(self.session, xr.ViewLocateInfo(
                 view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=display_time,
-                space=self.view_space))
+                space=self.world_space))
+            left, right = self.eyes
+            fbos = [self._acquire(left), self._acquire(right)]
+            t0 = time.perf_counter()
+            compositor.render(fbos[0], left["size"], flip_y=True, hud=False)
+            self.ctx.finish()
+            t1 = time.perf_counter()
+            self.ctx.copy_framebuffer(fbos[1], fbos[0])  # fill: the same picture in both eyes
+            self.ctx.finish()
+            self.render_ms.append((t1 - t0) * 1000.0)
+            self.copy_ms.append((time.perf_counter() - t1) * 1000.0)
+            if dump:
+                self._trace.save("left", self._read(fbos[0], left["size"]))
+                self._trace.save("right", self._read(fbos[1], right["size"]))
+            if self.mirror:
+                self._copy_to_mirror(fbos[0], left["size"])
+            self._release(left)
+            self._release(right)
             projection_views = []
-            for i, (eye, view) in enumerate(zip(self.eyes, views)):
-                fbo = self._acquire(eye)
-                t0 = time.perf_counter()
-                compositor.render(fbo, eye["size"], flip_y=True, hud=False)
-                self.ctx.finish()
-                self.render_ms.append((time.perf_counter() - t0) * 1000.0)
-                if dump:
-                    self._trace.save("left" if i == 0 else "right", self._read(fbo, eye["size"]))
-                if i == 0 and self.mirror:
-                    self._copy_to_mirror(fbo, eye["size"])
-                self._release(eye)
+            for eye, view in zip(self.eyes, views):
                 w, h = eye["size"]
                 projection_views.append(xr.CompositionLayerProjectionView(
                     pose=view.pose, fov=view.fov,
                     sub_image=xr.SwapchainSubImage(swapchain=eye["swapchain"], image_rect=xr.Rect2Di(
                         offset=xr.Offset2Di(0, 0), extent=xr.Extent2Di(w, h)))))
-            layer = xr.CompositionLayerProjection(space=self.view_space, views=projection_views)
+            layer = xr.CompositionLayerProjection(space=self.world_space, views=projection_views)
             self._layer_refs = [layer, projection_views]
             return [layer]
         return self._screen_layer(compositor, head, dump)
@@ -642,9 +660,24 @@ class OpenXRSink(HeadsetSink):
             "frames_waited": self.frames_waited, "frames_submitted": self.frames_submitted,
             "headset_fps": round(fps, 2),
             "render_ms_per_image": percentiles(self.render_ms),
+            "copy_ms_right_eye": percentiles(self.copy_ms),
             "display_ahead_ms": percentiles(self.display_ahead_ms),
             "frame_period_ms": percentiles(self.frame_period_ms),
             "states": self.states, "stop": self.stop_reason}}
+
+
+def _restart_syscalls_after_signals() -> None:
+    """Ctrl-C/SIGTERM must not cut the runtime's own calls short: Monado's client library reads its
+    service's socket and takes an interrupted read (EINTR) as a lost session. With SA_RESTART the
+    kernel resumes the read; Python still runs its handler (quit flag / KeyboardInterrupt) after it."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "siginterrupt") or threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            signal.siginterrupt(sig, False)
 
 
 def _yaw(pose: np.ndarray) -> float:
