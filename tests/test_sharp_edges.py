@@ -103,9 +103,9 @@ def test_a_recording_of_an_odd_sized_source_keeps_its_exact_size(tmp_path):
     from helpers.media import make_av_video
 
     video = make_av_video(tmp_path / "odd.mp4", [k / 25 for k in range(4)], size=(75, 45))
-    proc = run_cli("--output", tmp_path / "o.mp4", "--record", tmp_path / "r.webm", "--source", f"video:{video}",
+    proc = run_cli("--output", tmp_path / "o.mp4", "--record", tmp_path / "r.mkv", "--source", f"video:{video}",
                    "--model", "fast", "--infer-size", "75x45")
     assert proc.returncode == 0, proc.stderr
-    written, recorded = (np.stack(_decoded(tmp_path / name)) for name in ("o.mp4", "r.webm"))
+    written, recorded = (np.stack(_decoded(tmp_path / name)) for name in ("o.mp4", "r.mkv"))
     assert written.shape == recorded.shape == (4, 45, 75, 3)
     assert np.abs(written.astype(int) - recorded.astype(int)).mean() < 4  # the same pictures, column for column
