@@ -19,8 +19,10 @@ def contact_sheet(engine, photo: Optional[np.ndarray] = None, tile: int = 192, c
     ``(name, painting (h,w,3) uint8, style)`` triples (style a PaintingStyle), each shown as the
     painting's thumbnail and the photo in that style, on rows of their own (the arbitrary net,
     reached through ``engine.for_style``)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
     from tqdm import tqdm
+
+    from .render.hud import fit_text, text_font
 
     if photo is None:
         photo = read_image(assets_dir() / DEFAULT_PHOTO)
@@ -42,16 +44,13 @@ def contact_sheet(engine, photo: Optional[np.ndarray] = None, tile: int = 192, c
     rows = -(-len(tiles) // columns)
     sheet = Image.new("RGB", (columns * (tw + pad) + pad, rows * (th + label + pad) + pad), (24, 24, 28))
     draw = ImageDraw.Draw(sheet)
-    try:
-        font = ImageFont.load_default(size=15)
-    except TypeError:  # Pillow < 10.1
-        font = ImageFont.load_default()
+    font = text_font(13)  # covers Latin, Greek and Cyrillic names (Pillow's own font draws boxes)
     for n, (name, img) in enumerate(tiles):
         if img is None:
             continue
         r, c = divmod(n, columns)
         x, y = pad + c * (tw + pad), pad + r * (th + label + pad)
-        draw.text((x + 2, y + 2), name, fill=(235, 235, 235), font=font)
+        draw.text((x + 2, y + 3), fit_text(draw, name, font, tw - 4), fill=(235, 235, 235), font=font)
         sheet.paste(Image.fromarray(img), (x, y + label))
     return np.asarray(sheet)
 

@@ -3,7 +3,10 @@ the inference stage swizzles on its device.
 
 No feedback loop: while our own window (or the VR mirror) sits on the captured area, the pipeline
 hands its rectangle to :meth:`ScreenSource.exclude`, and that part of each grab is replaced by what
-was there before the window covered it, so the window never films itself.
+was there before the window covered it, so the window never films itself. That part cannot change
+while covered, so on one monitor the window opens beside the action, not over it (see
+:meth:`artem_vr.render.window.WindowSink.open`), and while it covers (nearly) all of the captured
+area a banner says so for as long as it lasts.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from .base import Source
 Rect = Tuple[int, int, int, int]  # x, y, w, h in desktop pixels
 EXCLUDE_MARGIN = 4   # px around our window (a moving window is a frame ahead of what we know)
 NOTICE_SECONDS = 5.0
+WHOLLY_COVERED = 0.9  # share of the captured area under our windows from which the picture is all but frozen
 
 
 class ScreenSource(Source):
@@ -35,6 +39,7 @@ class ScreenSource(Source):
         self._fill = None         # a frame from before our window covered it (BGRA, captured area)
         self._masked_since: Optional[float] = None
         self.masked = False       # whether the last grab had part of our window replaced
+        self.covered = 0.0        # the share of the captured area our windows covered in the last grab
 
     def exclude(self, rects: Sequence[Rect], before: Optional[np.ndarray] = None) -> None:
         """Desktop rectangles ``(x, y, w, h)`` (our windows) to keep out of the picture; ``before``:
@@ -45,8 +50,18 @@ class ScreenSource(Source):
         self._exclude = tuple(tuple(int(v) for v in r) for r in rects)
 
     @property
+    def captured_rect(self) -> Optional[Rect]:
+        """``(x, y, w, h)`` of the captured area in desktop pixels, once opened (else None)."""
+        a = self._area
+        return (a["left"], a["top"], a["width"], a["height"]) if a else None
+
+    @property
     def notice(self) -> Optional[str]:
-        """A HUD banner for a few seconds after the window starts covering the captured screen."""
+        """A HUD banner: for as long as our window covers (nearly) all of the captured area, else
+        for a few seconds after it starts covering part of it."""
+        if self.covered >= WHOLLY_COVERED:
+            return ("this window covers the captured screen, so the picture cannot change: make the window "
+                    "smaller or move it aside (F leaves fullscreen), or capture another monitor or a region")
         if self._masked_since is not None and time.monotonic() - self._masked_since < NOTICE_SECONDS:
             return "this window covers part of the captured screen: that part shows what was there before"
         return None
@@ -95,7 +110,7 @@ class ScreenSource(Source):
             if x1 > x0 and y1 > y0:
                 boxes.append((x0, y0, x1, y1))
         if not boxes:
-            self.masked, self._masked_since = False, None
+            self.masked, self._masked_since, self.covered = False, None, 0.0
             self._fill = pixels   # the latest clean picture, for when a window comes
             return pixels
         if not pixels.flags.writeable:
@@ -107,7 +122,8 @@ class ScreenSource(Source):
             else:
                 pixels[y0:y1, x0:x1] = (40, 40, 40, 255)
         self._fill = pixels  # the next grab fills from this one: the window's area stays as it was
-        if not self.masked:
+        was_whole, self.covered = self.covered >= WHOLLY_COVERED, _union_share(boxes, w, h)
+        if not self.masked or (was_whole and self.covered < WHOLLY_COVERED):  # the partial banner anew
             self._masked_since = time.monotonic()
         self.masked = True
         return pixels
@@ -116,3 +132,14 @@ class ScreenSource(Source):
         if self._sct is not None:
             self._sct.close()
             self._sct = None
+
+
+def _union_share(boxes, w: int, h: int) -> float:
+    """The share of a ``w`` x ``h`` area that the boxes ``(x0, y0, x1, y1)`` (inside it) cover together."""
+    if len(boxes) == 1:
+        x0, y0, x1, y1 = boxes[0]
+        return (x1 - x0) * (y1 - y0) / float(w * h)
+    under = np.zeros((h, w), bool)
+    for x0, y0, x1, y1 in boxes:
+        under[y0:y1, x0:x1] = True
+    return float(under.mean())

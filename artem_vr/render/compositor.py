@@ -94,6 +94,9 @@ class Compositor:
         self._lowres_stale = True
         self._content = None       # (fbo, texture) at the letterboxed size, for the sharpen pass
         self._hud = None
+        # (right, bottom): the target's corner the HUD sits in; top-left unless a window on a captured
+        # screen puts it over the part of the picture that shows the window itself (frozen anyway)
+        self.hud_corner = (False, False)
         self.fade = 0.0
         self.version = 0           # bumped whenever what render() would draw changes
 
@@ -330,9 +333,13 @@ class Compositor:
 
     def _draw_hud(self, size: Size, flip_y: bool) -> None:
         hw, hh = self._hud.size
-        hw, hh = min(hw, size[0]), min(hh, size[1])
-        # top-left corner of the target: GL's y axis points up on screen, down in read-back order
-        self.ctx.viewport = (0, size[1] - hh, hw, hh) if flip_y else (0, 0, hw, hh)
+        fit = min(1.0, size[0] / hw, size[1] / hh)  # too big for the target: smaller, never squashed
+        hw, hh = max(1, int(hw * fit)), max(1, int(hh * fit))
+        right, bottom = self.hud_corner
+        x = size[0] - hw if right else 0
+        # GL's y axis points up on screen, down in read-back order
+        top_y, bottom_y = (size[1] - hh, 0) if flip_y else (0, size[1] - hh)
+        self.ctx.viewport = (x, bottom_y if bottom else top_y, hw, hh)
         self.ctx.enable(self._moderngl.BLEND)
         self.ctx.blend_func = self._moderngl.SRC_ALPHA, self._moderngl.ONE_MINUS_SRC_ALPHA
         self._hud.use(0)

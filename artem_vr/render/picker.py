@@ -95,7 +95,7 @@ class StylePicker:
         from PIL import Image, ImageDraw
 
         from ..inference.styles import style_name
-        from .hud import _font
+        from .hud import text_font
 
         w, h = size
         canvas = np.zeros((h, w, 4), np.uint8)
@@ -122,7 +122,7 @@ class StylePicker:
                 canvas[oy:oy + nh, ox:ox + nw, 3] = 255
         pic = Image.fromarray(canvas, "RGBA")
         draw = ImageDraw.Draw(pic)
-        font = _font(max(10, min(16, label_h - 2)))
+        font = text_font(max(10, min(15, label_h - 2)))
         for i, (x0, y0, x1, y1) in enumerate(cells):
             draw.text((x0 + 6, y0 + 2), f"{i} {style_name(i)}", fill=(240, 240, 240, 255), font=font)
             if i == selected:

@@ -59,14 +59,66 @@ def window_screen_rect(window):
     return x - left, y - top, w + left + right, h + top + bottom
 
 
+DEFAULT_SIZE: Size = (1280, 720)
+BESIDE_SHARE = 0.4     # a window beside a captured screen: this share of the monitor's width (16% of its area)
+BESIDE_MARGIN = 16     # px from the monitor's edges (room for a window manager's border)
+
+
+def _overlap(a, b) -> int:
+    """Area shared by two ``(x, y, w, h)`` rectangles."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, w) * max(0, h)
+
+
+def place_beside(avoid, monitors, size: Optional[Size], content_size: Size):
+    """Where a window should open so that it does not cover ``avoid`` (the captured screen area,
+    ``(x, y, w, h)`` desktop pixels): ``(x, y, w, h)`` of its client area. ``monitors``: the work
+    areas ``(x, y, w, h)``. On a monitor that shows none of ``avoid`` it opens centred there at
+    ``size`` (default :data:`DEFAULT_SIZE`, shrunk to fit). Otherwise (one monitor) it opens at
+    ``size`` or, without one, :data:`BESIDE_SHARE` of the monitor's width with ``content_size``'s
+    aspect, in the corner where it covers least of ``avoid`` (bottom-right when all are alike),
+    so most of the captured screen stays visible and live."""
+    if not monitors:
+        return None
+    free = [m for m in monitors if _overlap(m, avoid) == 0]
+    if free:
+        mx, my, mw, mh = free[0]
+        w, h = size or DEFAULT_SIZE
+        scale = min(1.0, 0.9 * mw / w, 0.9 * mh / h)
+        w, h = int(w * scale), int(h * scale)
+        return mx + (mw - w) // 2, my + (mh - h) // 2, w, h
+    mx, my, mw, mh = max(monitors, key=lambda m: _overlap(m, avoid))
+    if size is None:
+        cw, ch = content_size if content_size and min(content_size) > 0 else DEFAULT_SIZE
+        w = int(mw * BESIDE_SHARE)
+        h = int(w * ch / cw)
+        if h > mh * BESIDE_SHARE:
+            h = int(mh * BESIDE_SHARE)
+            w = int(h * cw / ch)
+    else:
+        w, h = min(size[0], mw), min(size[1], mh)
+    left, top = mx + BESIDE_MARGIN, my + BESIDE_MARGIN + 24  # room for a title bar
+    right, bottom = mx + mw - w - BESIDE_MARGIN, my + mh - h - BESIDE_MARGIN
+    corners = [(right, bottom), (left, bottom), (right, top), (left, top)]
+    corners = [(max(mx, min(x, mx + mw - w)), max(my, min(y, my + mh - h))) for x, y in corners]  # on the monitor
+    x, y = min(corners, key=lambda c: _overlap((c[0], c[1], w, h), avoid))  # min keeps the first of ties
+    return x, y, w, h
+
+
 class WindowSink(Sink):
+    """``size``: the window's client size, or None: :data:`DEFAULT_SIZE`, or beside a captured
+    screen (see :func:`place_beside`; the pipeline sets :attr:`avoid` before ``open``)."""
+
     every_frame = False
     name = "window"
 
-    def __init__(self, controls, size: Size = (1280, 720), fullscreen: bool = False, max_fps: float = 0.0,
-                 visible: bool = True):
+    def __init__(self, controls, size: Optional[Size] = DEFAULT_SIZE, fullscreen: bool = False,
+                 max_fps: float = 0.0, visible: bool = True):
         self.controls = controls
-        self.initial_size = tuple(size)
+        self.size_given = size is not None
+        self.initial_size = tuple(size or DEFAULT_SIZE)
+        self.avoid = None            # (x, y, w, h) of a captured screen area the window should leave visible
         self.start_fullscreen = fullscreen
         self.max_fps = max_fps       # 0: the monitor's refresh rate
         self.visible = visible
@@ -88,7 +140,11 @@ class WindowSink(Sink):
         import glfw
         import moderngl
 
-        self.window = create_gl_window(*self.initial_size, self._title, visible=self.visible)
+        self.window = create_gl_window(*self.initial_size, self._title, visible=False)
+        if self.avoid is not None:
+            self._place_beside(content_size)
+        if self.visible:
+            glfw.show_window(self.window)
         glfw.swap_interval(1)
         glfw.set_key_callback(self.window, self._on_key)
         glfw.set_drop_callback(self.window, self._on_drop)
@@ -104,6 +160,18 @@ class WindowSink(Sink):
         if self.start_fullscreen:
             self.toggle_fullscreen()
         return self.ctx
+
+    def _place_beside(self, content_size: Size) -> None:
+        """Move (and, without an explicit size, shrink) the new window off the captured screen area."""
+        import glfw
+
+        monitors = [tuple(glfw.get_monitor_workarea(m)) for m in glfw.get_monitors() or ()]
+        spot = place_beside(self.avoid, [m for m in monitors if m[2] > 0 and m[3] > 0],
+                            self.initial_size if self.size_given else None, content_size)
+        if spot is not None:
+            x, y, w, h = spot
+            glfw.set_window_size(self.window, w, h)
+            glfw.set_window_pos(self.window, x, y)
 
     def close(self) -> None:
         if self.window is None:
