@@ -109,3 +109,42 @@ def test_a_recording_of_an_odd_sized_source_keeps_its_exact_size(tmp_path):
     written, recorded = (np.stack(_decoded(tmp_path / name)) for name in ("o.mp4", "r.mkv"))
     assert written.shape == recorded.shape == (4, 45, 75, 3)
     assert np.abs(written.astype(int) - recorded.astype(int)).mean() < 4  # the same pictures, column for column
+
+
+def _run_on_a_terminal(*args, cwd=None):
+    """``python -m artem_vr ARGS`` with stderr on a 120-column pseudo-terminal: (returncode, stderr text)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "artem_vr", *map(str, args)], stderr=slave,
+                            stdout=subprocess.DEVNULL, cwd=cwd)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed its end
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    return proc.wait(timeout=120), err.decode("utf-8", "replace")
+
+
+def test_output_from_a_video_shows_progress_on_a_terminal_only(tmp_path):
+    """--output from a video showed nothing for its whole run while stylize showed a bar: the same bar,
+    on a terminal; nothing extra in a pipe or a log."""
+    from helpers.media import make_av_video
+
+    video = make_av_video(tmp_path / "clip.mp4", [k / 25 for k in range(6)], size=(64, 48))
+    rc, err = _run_on_a_terminal("--output", tmp_path / "o.mp4", "--source", f"video:{video}", "--model", "fast")
+    assert rc == 0, err
+    assert "o.mp4: 100%" in err and "6/6" in err and "frame/s" in err, err
+    proc = run_cli("--output", tmp_path / "o2.mp4", "--source", f"video:{video}", "--model", "fast")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

@@ -26,7 +26,7 @@ class FileSink(Sink):
     every_frame = True
 
     def __init__(self, path, size: Optional[Size] = None, fps: Optional[float] = None, hud: bool = False,
-                 media=None):
+                 media=None, progress: bool = False, total: Optional[int] = None):
         from ..video import VIDEO_OUT_SUFFIXES
 
         self.path = Path(path)
@@ -51,6 +51,8 @@ class FileSink(Sink):
         self.frame_time: Optional[float] = None  # seconds, set by the pipeline for each new frame
         self.end_time: Optional[float] = None  # a live recording's length in seconds
         self.failed = False  # the run ended in an error: remove the partial file
+        # a progress bar on stderr when it is a terminal, as `stylize` shows (``total``: frames expected)
+        self.progress, self.total, self._bar = progress, total, None
 
     def open(self, content_size: Size):
         from ..video import VideoWriter
@@ -68,12 +70,14 @@ class FileSink(Sink):
                 self.path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+        self._start_progress()
         return self.ctx
 
     def present(self, compositor) -> bool:
         from ..images import write_image
 
-        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud)
+        # our framebuffer keeps its pixels: redraw only what the new frame changed (render/changes.py)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud, incremental=True)
         rgb = self.target.read()
         if self._writer is not None:
             t = self.frame_time if self.frame_time is not None else self.written / float(self.fps or 30.0)
@@ -81,9 +85,21 @@ class FileSink(Sink):
         else:
             write_image(self.path / f"frame_{self.written:06d}.png", rgb)
         self.written += 1
+        if self._bar is not None:
+            self._bar.update(1)
         return True
 
+    def _start_progress(self) -> None:
+        if self.progress and self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self.total, unit="frame", desc=self.path.name or str(self.path), file=sys.stderr,
+                             disable=None)  # None: only on a terminal
+
     def close(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.close()
         writer, self._writer = self._writer, None
         if writer is not None:
             if self.failed or self.written == 0:
