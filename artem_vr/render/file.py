@@ -76,8 +76,7 @@ class FileSink(Sink):
     def present(self, compositor) -> bool:
         from ..images import write_image
 
-        # our framebuffer keeps its pixels: redraw only what the new frame changed (render/changes.py)
-        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud, incremental=True)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud)
         rgb = self.target.read()
         if self._writer is not None:
             t = self.frame_time if self.frame_time is not None else self.written / float(self.fps or 30.0)
