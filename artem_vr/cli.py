@@ -105,9 +105,11 @@ def cmd_styles(argv: List[str]) -> int:
             print(f"{i:3d}  {style_name(i)}")
         print("blend them with e.g. --style mosaic:0.5,pastel:0.5; see them all with: artem-vr styles --sheet sheet.png")
         return 0
-    from .images import read_image, write_image
+    from .images import check_writable, image_format, read_image, write_image
     from .sheet import contact_sheet
 
+    image_format(args.sheet)  # an unknown suffix or a folder that cannot be written: now, not after the sheet
+    check_writable(args.sheet)
     photo = read_image(args.image) if args.image else None
     paintings = []
     if args.style_dir:  # every painting read and encoded before any model loads

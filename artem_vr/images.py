@@ -197,12 +197,38 @@ def atomic_output(path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+    except OSError as exc:  # the user's name in the message, never our temporary one
+        remove_quietly(tmp)
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        remove_quietly(tmp)
         raise
+
+
+def remove_quietly(path: Path) -> None:
+    """Remove a temporary file if it is there; a folder that refuses it (read-only) is no new error."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def check_writable(path, what: str = "") -> None:
+    """Before any work: an :class:`InputError` naming ``path`` (a file to write, or a folder to fill)
+    when the nearest folder of it that exists cannot be written (permission, read-only file system)."""
+    folder = Path(path).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        folder = folder.parent
+    if os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    reason = "read-only file system" if read_only else f"no permission to write in {folder}"
+    raise InputError(f"cannot write {what}{path}: {reason}")
 
 
 def image_format(path) -> str:

@@ -19,8 +19,8 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .errors import ArtemError, InputError, UsageError
-from .images import (ALPHA_SUFFIXES, ANIMATION_SUFFIXES, IMAGE_SUFFIXES, MIN_SIDE, NotAnImage, fit_max_size,
-                     frame_count, read_frames, read_image_alpha, resize, write_animation, write_image)
+from .images import (ALPHA_SUFFIXES, ANIMATION_SUFFIXES, IMAGE_SUFFIXES, MIN_SIDE, NotAnImage, check_writable,
+                     fit_max_size, frame_count, read_frames, read_image_alpha, resize, write_animation, write_image)
 from .video import VIDEO_OUT_SUFFIXES, VideoReader, VideoWriter, is_image_container
 
 STYLED = "_styled"
@@ -95,6 +95,8 @@ def plan_jobs(inputs: Sequence[str], out: Optional[str], notes: Optional[List[st
     jobs = [Job(src, single if single else _default_dst(src, kind, out_path), kind) for src, kind in sources]
     jobs = _separate_collisions(jobs)
     _refuse_overwriting_inputs(jobs)
+    for job in {job.dst.parent: job for job in reversed(jobs)}.values():  # a read-only -o: now, not after the model
+        check_writable(job.dst)
     return jobs
 
 

@@ -160,6 +160,11 @@ def check_output_suffix(path) -> None:
         raise UsageError(f"{path}: unknown video suffix; use one of {', '.join(sorted(CONTAINERS))}")
 
 
+def _reason(exc: BaseException) -> str:
+    """An FFmpeg/OS error's own words ("Read-only file system"), without the temporary file's name."""
+    return getattr(exc, "strerror", None) or " ".join(str(exc).split())
+
+
 class VideoWriter:
     """Encode RGB frames at given times into ``path`` (container by suffix, see :data:`CONTAINERS`).
 
@@ -207,7 +212,7 @@ class VideoWriter:
         try:
             self._out = av.open(str(self.tmp), "w", format=self.fmt)
         except (av.error.FFmpegError, OSError) as exc:
-            raise InputError(f"cannot write {self.path}: {' '.join(str(exc).split())}") from None
+            raise InputError(f"cannot write {self.path}: {_reason(exc)}") from None
         try:
             self._add_video_stream()
         except ValueError:  # av.codec.codec.UnknownCodecError: this FFmpeg build lacks the encoder
@@ -227,7 +232,7 @@ class VideoWriter:
                                   "re-encoding; use .mkv or .mp4 to keep it")
                 return self._open(None, 0.0)
             self._discard()
-            raise InputError(f"cannot write video {self.path}: {' '.join(str(exc).split())}") from None
+            raise InputError(f"cannot write video {self.path}: {_reason(exc)}") from None
 
     def _add_video_stream(self) -> None:
         w, h = self.size
@@ -386,8 +391,10 @@ class VideoWriter:
             self._audio_in = None
 
     def _discard(self) -> None:
+        from .images import remove_quietly
+
         try:
             self._out.close()
         except Exception:
             pass
-        self.tmp.unlink(missing_ok=True)
+        remove_quietly(self.tmp)  # a read-only folder: the error names the user's file, not this one

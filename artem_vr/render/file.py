@@ -54,6 +54,13 @@ class FileSink(Sink):
         # a progress bar on stderr when it is a terminal, as `stylize` shows (``total``: frames expected)
         self.progress, self.total, self._bar = progress, total, None
 
+    def prepare(self) -> None:
+        """Before the model loads: a folder that cannot be written (read-only, no permission) is one
+        line naming the user's path."""
+        from ..images import check_writable
+
+        check_writable(self.path)
+
     def open(self, content_size: Size):
         from ..video import VideoWriter
 
@@ -76,7 +83,8 @@ class FileSink(Sink):
     def present(self, compositor) -> bool:
         from ..images import write_image
 
-        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud)
+        # our framebuffer keeps its pixels: redraw only what the new frame changed (render/changes.py)
+        compositor.render(self.target.fbo, self.size, flip_y=False, hud=self.hud, incremental=True)
         rgb = self.target.read()
         if self._writer is not None:
             t = self.frame_time if self.frame_time is not None else self.written / float(self.fps or 30.0)
