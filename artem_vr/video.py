@@ -311,7 +311,7 @@ class VideoWriter:
                 self._copy_audio(until=float(pts * self.time_base) + 0.5)
         except BaseException as exc:  # handed to the caller at the next write/close
             self._error = exc if isinstance(exc, InputError) else InputError(
-                f"cannot encode {self.path}: {' '.join(str(exc).split())}")
+                f"cannot write {self.path}: {_reason(exc)}")
             while True:  # unblock a producer waiting on a full queue
                 try:
                     if self._queue.get_nowait() is None:
@@ -365,6 +365,9 @@ class VideoWriter:
             self._out.close()
             self._close_audio()
             os.replace(self.tmp, self.path)
+        except OSError as exc:  # full disk, file size limit: the user's name, not the temporary one
+            self.abort()
+            raise InputError(f"cannot write {self.path}: {_reason(exc)}") from None
         except BaseException:
             self.abort()
             raise

@@ -14,7 +14,9 @@ from artem_vr.capture.base import Source
 from artem_vr.controls import Controls, Settings
 from artem_vr.pipeline import LivePipeline
 from artem_vr.render.file import FileSink
-from helpers.common import assert_one_line_error, run_cli
+from helpers.common import ROOT, assert_one_line_error, run_cli
+
+ROCKET = ROOT / "artem_vr" / "assets" / "rocket.jpg"
 
 
 def test_an_infer_size_above_the_source_is_capped_with_one_note(tmp_path):
@@ -148,3 +150,49 @@ def test_output_from_a_video_shows_progress_on_a_terminal_only(tmp_path):
     assert "o.mp4: 100%" in err and "6/6" in err and "frame/s" in err, err
     proc = run_cli("--output", tmp_path / "o2.mp4", "--source", f"video:{video}", "--model", "fast")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def _limit_file_size():
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+
+
+def test_a_failed_write_names_the_users_file_not_our_temporary_one(tmp_path):
+    """Writing fails half-way (here a file size limit; in the field a read-only folder): the line names
+    o.mp4 / o.png, never .o.PID.partial.mp4, and nothing is left under either name."""
+    import os
+
+    from helpers.media import make_av_video
+
+    video = make_av_video(tmp_path / "clip.mp4", [k / 25 for k in range(8)], size=(320, 240))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}  # no .pyc cut short by the limit
+    for args, name in ((["--output", "o.mp4", "--source", f"video:{video}", "--model", "fast"], "o.mp4"),
+                       (["stylize", str(video), "-o", "s.mp4", "--model", "fast"], "s.mp4"),
+                       (["stylize", str(ROCKET), "-o", "p.png", "--model", "fast"], "p.png")):
+        proc = subprocess.run([sys.executable, "-m", "artem_vr", *args], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path, env=env, preexec_fn=_limit_file_size)
+        line = assert_one_line_error(proc)
+        assert f"cannot write {name}: File too large" in line, line
+        assert "partial" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_a_folder_that_cannot_be_written_is_said_before_the_model_loads(tmp_path):
+    import os
+
+    import pytest
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes into a folder without write permission (the field case was a read-only mount)")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        for args in (["stylize", ROCKET, "-o", folder / "p.png"], ["--output", folder / "o.mp4", "--source", "demo"],
+                     ["styles", "--sheet", folder / "s.png"]):
+            line = assert_one_line_error(run_cli(*args, "--model", "fast"))
+            assert f"cannot write {folder}/" in line and "partial" not in line, line
+    finally:
+        folder.chmod(0o755)
