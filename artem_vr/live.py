@@ -132,7 +132,7 @@ def build_config(args) -> LiveConfig:
                       stats=args.stats, hud=hud, sharpen=args.sharpen, fullscreen=args.fullscreen,
                       vr_view=vr_view, mirror=args.mirror, vr_distance=args.vr_distance, vr_width=args.vr_width,
                       vr_api=args.vr_api or "auto", vr_curve=args.vr_curve or 0.0,
-                      backend=args.backend, stabilize=args.stabilize, detail=detail,
+                      backend=args.backend, precision=args.precision, stabilize=args.stabilize, detail=detail,
                       record=args.record, virtualcam=args.virtualcam)
 
 
@@ -230,6 +230,9 @@ def run_live(args) -> int:
 
     config = build_config(args)
     device = resolve_device(config.device)
+    from .inference.precision import check_request
+
+    check_request(device.type, config.backend, config.precision)  # bf16 where the CPU has none: now, in one line
     if config.source.strip().lower() == "screen:pick":  # drag the region now, before the model loads
         from dataclasses import replace
 
@@ -250,7 +253,9 @@ def run_live(args) -> int:
             output.prepare()  # no virtual camera: say so before the model loads (and before the headset)
         sink.prepare()  # no display / no headset: say so before the model loads
         model = config.model
-        engine = StyleEngine.load(model, device=config.device, backend=config.backend)
+        fixed_box = config.infer_size if isinstance(config.infer_size, tuple) else None
+        engine = StyleEngine.load(model, device=config.device, backend=config.backend, precision=config.precision,
+                                  infer_size=fixed_box)  # auto: measured at the CPU's first box, 320x180
         if not engine.takes_paintings:
             controls.num_styles = engine.num_styles
         elif getattr(args, "table_model", None):

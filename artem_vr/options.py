@@ -41,7 +41,7 @@ class _ModelGiven(argparse.Action):
         namespace.model_given = True
 
 
-def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
+def _add_model_options(p: argparse.ArgumentParser, default_model: str, default_precision: str = "auto") -> None:
     p.add_argument("--style", default=DEFAULT_STYLE,
                    help="a style name (artem-vr styles lists them) or index 0-25, a blend like "
                         "mosaic:0.5,pastel:0.5 or 3:0.5,12:0.5, a painting (any image file) or a blend of paintings "
@@ -56,8 +56,18 @@ def _add_model_options(p: argparse.ArgumentParser, default_model: str) -> None:
     p.add_argument("--strength", type=_strength, default=1.0, help="0..1, mix with the original (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours, take the style's light")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="inference runtime; onnxruntime is CPU only (default: the faster one measured)")
+    _add_engine_options(p, default_precision)
+
+
+def _add_engine_options(p: argparse.ArgumentParser, default_precision: str = "auto") -> None:
+    """``--backend`` and ``--precision`` (inference/precision.py decides what auto means)."""
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help="inference runtime; onnxruntime and openvino are CPU only (default auto: on the CPU the "
+                        "fastest of onnxruntime and OpenVINO, measured once per machine and model)")
+    p.add_argument("--precision", default=default_precision, choices=("auto", "fp32", "bf16", "fp16"),
+                   help="auto (CUDA: fp16; CPU: bf16 through OpenVINO where the CPU has it and it is faster, "
+                        "else fp32), fp32, bf16 (CPUs with AVX-512 BF16 or AMX) or fp16 (CUDA) "
+                        f"(default {default_precision})")
 
 
 def quiet_torch_threads(backend: str) -> None:

@@ -183,6 +183,11 @@ class LivePipeline:
         name = getattr(engine, "name", None) if engine is not self.engine else None
         return name or self.model_name
 
+    def running_engine(self) -> tuple:
+        """``(backend, precision)`` of the net the worker runs now, e.g. ``("openvino", "bf16")``."""
+        engine = getattr(self.worker, "engine", None) or self.engine
+        return getattr(engine, "backend", "torch"), getattr(engine, "precision", "fp32")
+
     def _overlay_state(self):
         """What besides the HUD may change the overlay at once: the style grid, the key list."""
         picker = getattr(self.controls, "picker", None)
@@ -214,14 +219,16 @@ class LivePipeline:
             latency = sorted(self.recent_latency)[len(self.recent_latency) // 2] if self.recent_latency else 0.0
             lines += hud_lines(settings, self.capture.stats.fps(), self.capture.stats.recent_ms(), infer_fps,
                                self.worker.stats.recent_ms(), self.present_stats.fps(), latency,
-                               str(self.worker.device), self.worker.frame_size, model=self.running_model(),
+                               str(self.worker.device), self.worker.frame_size,
+                               model=" ".join([self.running_model(), *self.running_engine()]),
                                auto=self._size_note())
         first = self._t_first if self._t_first is not None else now
         if getattr(self.controls, "show_keys", False) or (
                 settings.hud and self.sink.name == "window" and now - first < KEYS_SECONDS):
             lines += [""] + KEY_LINES if lines else KEY_LINES
         width = (getattr(self.sink, "size", None) or (0, 0))[0]  # a window's: long lines wrap to it
-        self.compositor.set_hud(hud_image(lines, max_width=width) if lines else None)
+        scale = min(1.0, max(0.75, width / 1000.0)) if width else 1.0  # a small window: a smaller HUD
+        self.compositor.set_hud(hud_image(lines, scale=scale, max_width=width) if lines else None)
         self.banners = banners
 
     def _shutdown(self) -> None:
@@ -290,6 +297,9 @@ class LivePipeline:
             "device": str(self.worker.device),
             "model": self.running_model(),
             "model_requested": getattr(self.engine, "requested", self.model_name),
+            "backend": self.running_engine()[0],
+            "precision": self.running_engine()[1],
+            "engine_choice": getattr(getattr(self.worker, "engine", None) or self.engine, "why", ""),
             "source": self.source.name,
             "sink": self.sink.name,
             "outputs": [output.name for output in self.outputs],

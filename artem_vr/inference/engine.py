@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import List, Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -24,10 +24,9 @@ MIN_SIDE = 32
 MODEL_NAMES = ("fast", "balanced", "full")  # shipped nets, fastest first
 PAINTING_MODEL = "arbitrary"  # Magenta's arbitrary-style net: any painting is a style
 AUTO_MODEL = "auto"  # the fastest shipped net that looks like the full net on the device (quality_bar.py)
-BACKENDS = ("auto", "torch", "onnxruntime")
-# measured on 2 CPU cores (benchmarks/bench_inference.py --quick, README): onnxruntime 24.5 ms vs
-# torch 49.0 ms for the full net at 320x180, 7.9 vs 21.9 ms for the fast one
-CPU_DEFAULT_BACKEND = "onnxruntime"
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+# backend auto on the CPU: onnxruntime or OpenVINO, fp32 or bf16, whichever precision.choose measures
+# fastest (torch eager is slower on the CPU: 49.0 vs onnxruntime's 24.5 ms for the full net at 320x180)
 # Rec.601 luma, as in JPEG's YCbCr (what PIL uses): swapping luma keeps Cb/Cr, and since the
 # inverse transform adds Y to every channel with weight 1, "take chroma from the photo" is
 # photo + (Y_stylized - Y_photo) on each channel.
@@ -84,40 +83,42 @@ class StyleEngine:
 
     def __init__(self, generator: StyleGenerator, device: torch.device, precision: str = "auto",
                  name: str = "custom", metadata: Optional[dict] = None, backend: str = "auto",
-                 cuda_graphs: bool = True):
-        if precision not in ("auto", "fp32", "fp16"):
-            raise UsageError(f"unknown precision {precision!r}; use auto, fp32 or fp16")
-        if precision == "fp16" and device.type != "cuda":
-            raise UsageError("fp16 needs a CUDA device")
+                 cuda_graphs: bool = True, infer_size: Optional[Tuple[int, int]] = None):
+        from .precision import check_request, choose
+
         if backend not in BACKENDS:
             raise UsageError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
-        if backend == "onnxruntime" and device.type != "cpu":
-            raise UsageError("--backend onnxruntime runs on the CPU; use --device cpu (or --backend torch)")
-        self.backend = (CPU_DEFAULT_BACKEND if device.type == "cpu" else "torch") if backend == "auto" else backend
+        check_request(device.type, backend, precision)
         self.device = device
-        self.precision = ("fp16" if device.type == "cuda" else "fp32") if precision == "auto" else precision
-        self.dtype = torch.float16 if self.precision == "fp16" else torch.float32
         self.name = name
         self.metadata = dict(metadata or {})
         self.config = generator.config
+        if device.type == "cuda":
+            self.backend = "torch"
+            self.precision = "fp16" if precision == "auto" else precision
+            self.why = f"CUDA: torch in {self.precision}" + (" (auto)" if precision == "auto" else "")
+        else:
+            self.backend, self.precision, self.why = "torch", "fp32", "asked for torch (fp32 on the CPU)"
+        self.dtype = torch.float16 if self.precision == "fp16" else torch.float32  # bf16 lives inside OpenVINO
         self.memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         # a CPU copy of the weights (a few hundred kB), so a failing GPU can be left for the CPU
         self._cpu_state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in generator.state_dict().items()}
         self.generator = generator.to(device=device, dtype=self.dtype, memory_format=self.memory_format).eval()
         self._forward = self.generator
-        if self.backend == "onnxruntime":
-            from .onnx_backend import OnnxRuntimeGenerator
-
+        if device.type == "cpu" and backend != "torch":
+            # the arbitrary net's expanding convs (16 and 8 channels) run as 2x2 phases at half their
+            # resolution, the same function (to_polyphase, exact to 4e-6): 44 -> 31 ms at 320x180 on
+            # 2 busy cores with onnxruntime, against 53 ms for the full net in the same interleaved run
+            net = to_polyphase(self.generator) if self.takes_paintings else self.generator
             try:
-                # the arbitrary net's expanding convs (16 and 8 channels) run as 2x2 phases at half their
-                # resolution, the same function (to_polyphase, exact to 4e-6): 44 -> 31 ms at 320x180 on
-                # 2 busy cores, against 53 ms for the full net in the same interleaved run
-                net = to_polyphase(self.generator) if self.takes_paintings else self.generator
-                self._forward = OnnxRuntimeGenerator(net)
-            except Exception:
-                if backend != "auto":  # asked for by name: say why it cannot be had
+                choice = choose(net, backend, precision, infer_size)
+                self._forward = choice.forward or _cpu_forward(net, choice.backend, choice.precision)
+                self.backend, self.precision, self.why = choice.backend, choice.precision, choice.why
+            except Exception as exc:
+                if backend != "auto" or precision not in ("auto", "fp32"):  # asked for by name: say why not
                     raise
-                self.backend = "torch"  # the default is only a speed choice: torch always works
+                # the default is only a speed choice: torch always works
+                self.why = f"torch: the CPU backends failed ({' '.join(str(exc).split())[:100]})"
         self.graphed = None
         if cuda_graphs and device.type == "cuda" and self.backend == "torch":
             from .cuda_graph import GraphedForward
@@ -129,14 +130,25 @@ class StyleEngine:
 
     @classmethod
     def load(cls, model: Union[str, Path] = "full", device: str = "auto", precision: str = "auto",
-             backend: str = "auto", cuda_graphs: bool = True) -> "StyleEngine":
+             backend: str = "auto", cuda_graphs: bool = True,
+             infer_size: Optional[Tuple[int, int]] = None) -> "StyleEngine":
         """``model``: ``"fast"`` | ``"balanced"`` | ``"full"`` | ``"auto"`` (the fastest shipped net that
         looks like the full net on this device, see quality_bar.py; ``name`` says which, ``requested``
         says ``"auto"``) | path to an artem-vr ``.safetensors`` file.
-        ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` (CPU only). ``cuda_graphs``: on CUDA,
-        replay a captured graph for an input shape that repeats (a live feed, a video) instead of
-        launching every layer; False keeps every call eager."""
+        ``backend``: ``auto`` | ``torch`` | ``onnxruntime`` | ``openvino`` (the last two CPU only).
+        ``precision``: ``auto`` (CUDA: fp16; CPU: the fastest of onnxruntime fp32, OpenVINO fp32 and
+        OpenVINO bf16 that matches fp32 at >= 45 dB, measured once per CPU, model and size class, see
+        precision.py) | ``fp32`` | ``bf16`` (CPU through OpenVINO; DeviceError on a CPU without it) |
+        ``fp16`` (CUDA). ``backend``, ``precision`` and ``why`` say what was chosen.
+        ``infer_size``: ``(W, H)`` it will mostly run at (picks the size class measured; default 320x180).
+        ``cuda_graphs``: on CUDA, replay a captured graph for an input shape that repeats (a live
+        feed, a video) instead of launching every layer; False keeps every call eager."""
         dev = resolve_device(device)  # fail on a bad device before reading any file
+        from .precision import check_request
+
+        if backend not in BACKENDS:
+            raise UsageError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
+        check_request(dev.type, backend, precision)  # bf16 on a CPU without it: before any file is read
         requested = str(model)
         if requested == AUTO_MODEL:
             from .quality_bar import auto_model
@@ -146,8 +158,9 @@ class StyleEngine:
         generator, meta = load_generator(path)
         name = str(model) if str(model) in MODEL_NAMES + (PAINTING_MODEL,) else Path(path).name
         engine = cls(generator, dev, precision=precision, name=name, metadata=meta, backend=backend,
-                     cuda_graphs=cuda_graphs)
-        engine._load_options = dict(device=str(dev), precision=precision, cuda_graphs=cuda_graphs)
+                     cuda_graphs=cuda_graphs, infer_size=infer_size)
+        engine._load_options = dict(device=str(dev), precision=precision, backend=backend, cuda_graphs=cuda_graphs,
+                                    infer_size=infer_size)
         if requested == AUTO_MODEL:
             engine.requested = AUTO_MODEL
             engine.table_model = name  # back from a painting to the net auto chose
@@ -161,6 +174,19 @@ class StyleEngine:
         engine.table_model = self.table_model
         engine.requested = self.requested
         return engine
+
+    @property
+    def last_cold(self) -> bool:
+        """True when the last call ran on a stand-in while its input size compiled (OpenVINO's
+        dynamic-shape compilation): its time says nothing about that size's steady speed."""
+        return bool(getattr(self._forward, "last_cold", False))
+
+    def prepare(self, sizes) -> None:
+        """Compile the graph for these input sizes ``[(W, H), ...]`` in the background, where the
+        backend compiles per size (OpenVINO); nothing otherwise. Sizes are padded as stylize pads."""
+        prepare = getattr(self._forward, "prepare", None)
+        if prepare is not None:
+            prepare([(h + (-h) % 4, w + (-w) % 4) for w, h in sizes])
 
     @property
     def num_styles(self) -> int:
@@ -197,7 +223,8 @@ class StyleEngine:
         siblings = self.__dict__.setdefault("_siblings", {})
         if painting not in siblings:
             options = getattr(self, "_load_options", dict(device=str(self.device)))
-            other = StyleEngine.load(PAINTING_MODEL if painting else self.table_model, backend=self.backend, **options)
+            options.setdefault("backend", self.backend)
+            other = StyleEngine.load(PAINTING_MODEL if painting else self.table_model, **options)
             other.table_model = self.table_model
             other.__dict__.setdefault("_siblings", {})[self.takes_paintings] = self
             siblings[painting] = other
@@ -259,6 +286,17 @@ class StyleEngine:
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
         out = self.stylize_tensor(x, style, strength, preserve_color)
         return to_uint8(out)[0]
+
+
+def _cpu_forward(net: StyleGenerator, backend: str, precision: str):
+    """The callable that runs ``net`` on the CPU through ``backend`` at ``precision``."""
+    if backend == "onnxruntime":
+        from .onnx_backend import OnnxRuntimeGenerator
+
+        return OnnxRuntimeGenerator(net)
+    from .openvino_backend import OpenVinoGenerator
+
+    return OpenVinoGenerator(net, precision)
 
 
 def check_strength(strength: float) -> float:

@@ -67,6 +67,18 @@ def export_onnx(generator: StyleGenerator) -> bytes:
     return buf.getvalue()
 
 
+def graph_file(generator: StyleGenerator) -> Path:
+    """The exported graph of ``generator`` (``export_onnx``) in the user cache, written once per
+    weights (atomically) and shared by every CPU backend: onnxruntime runs it, OpenVINO reads it."""
+    path = cache_dir() / f"onnx-{_weights_digest(generator)}.onnx"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(export_onnx(generator))
+        os.replace(tmp, path)
+    return Path(path)
+
+
 def cpu_session(model, threads: int = 0):
     """An onnxruntime CPU session for ``model`` (a path or ONNX bytes), set up for live use."""
     import onnxruntime as ort
@@ -93,13 +105,8 @@ class OnnxRuntimeGenerator:
             import onnxruntime  # noqa: F401  (missing: a clear error here, not in cpu_session)
         except ImportError:
             raise UsageError("--backend onnxruntime needs onnxruntime: pip install onnxruntime") from None
-        path = cache_dir() / f"onnx-{_weights_digest(generator)}.onnx"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(export_onnx(generator))
-            os.replace(tmp, path)
-        self.path = Path(path)
+        path = graph_file(generator)
+        self.path = path
         self.session = cpu_session(str(path), threads)
         self.config = generator.config
         self.num_styles = generator.num_styles

@@ -130,7 +130,7 @@ class StyleWorker:
     def _run(self) -> None:
         last_seq, last_frame, done_version = 0, None, -1
         try:
-            if getattr(self.engine, "backend", "") == "onnxruntime":
+            if getattr(self.engine, "backend", "") in ("onnxruntime", "openvino"):
                 # torch only does the small per-frame work here (conversion, stabiliser: ~40 ops a
                 # frame), its threads waiting passively (cli.quiet_torch_threads): one thread does it
                 # faster than two waking up for every op (stabiliser, moving frame at 320x180:
@@ -182,10 +182,24 @@ class StyleWorker:
         self.stats.record((now - t0) * 1000.0, now)
         self.sizes.append(size)
         if self.resolution is not None:
-            self.resolution.observe((now - t0) * 1000.0)
+            # a frame run while its size compiled (OpenVINO) says nothing about that size's speed
+            if not getattr(self.engine, "last_cold", False):
+                self.resolution.observe((now - t0) * 1000.0)
+            self._prepare_neighbours(frame.size)
         picker = getattr(self.controls, "picker", None)
         if picker is not None and picker.open:  # the window's style grid (G): a few thumbnails a frame
             picker.render_some(self.engine, frame)
+
+    def _prepare_neighbours(self, frame_size) -> None:
+        """Backends that compile per input size (OpenVINO) compile the boxes one rung up and down
+        the auto ladder in the background, so a size change finds its graph ready."""
+        prepare = getattr(self.engine, "prepare", None)
+        res = self.resolution
+        if prepare is None or getattr(self, "_prepared_at", None) == res.index:
+            return
+        self._prepared_at = res.index
+        rungs = range(max(0, res.index - 1), min(res.top, res.index + 1) + 1)
+        prepare([fit_inside(frame_size, res.ladder[i], self.upscale) for i in rungs])
 
     def _stabilize(self, x, out, settings):
         """A new style, strength, colour mode or device takes effect in this very frame: the

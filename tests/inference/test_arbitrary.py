@@ -131,7 +131,7 @@ def test_engine_api(paintings, _cache_dir):
 
     from artem_vr import StyleEngine
 
-    engine = StyleEngine.load("arbitrary", device="cpu")
+    engine = StyleEngine.load("arbitrary", device="cpu", precision="fp32")  # exact: bf16 has its own test
     assert engine.takes_paintings and engine.name == "arbitrary" and engine.styles == []
     assert engine.backend != "onnxruntime" or engine._forward.config.polyphase  # the faster CPU graph
     photo = np.ascontiguousarray(data.astronaut()[:90, :130])

@@ -96,8 +96,11 @@ def test_device_policy(device):
     engine = StyleEngine.load("full", device=device)
     if device == "cuda":
         assert engine.precision == "fp16" and engine.memory_format == torch.channels_last
-    else:
-        assert engine.precision == "fp32"
+    else:  # the CPU's auto: fp32, or bf16 through OpenVINO where the CPU offers it (precision.py)
+        from artem_vr.inference.openvino_backend import offers_bf16
+
+        assert engine.precision in (("fp32", "bf16") if offers_bf16() else ("fp32",))
+        assert engine.dtype == torch.float32 and engine.why
     assert next(engine.generator.parameters()).device.type == device
 
 

@@ -90,7 +90,8 @@ def test_model_auto_in_stylize_and_styles(tmp_path, photo):
     out = tmp_path / "x.png"
     proc = run_cli("stylize", photo, "-o", out, "--model", "auto", "--device", "cpu", "--style", "13")
     assert proc.returncode == 0, proc.stderr
-    engine = StyleEngine.load("auto", device="cpu")
+    # what stylize loads: fp32 (its default), the backend measured for the larger size class
+    engine = StyleEngine.load("auto", device="cpu", precision="fp32", infer_size=(1280, 720))
     assert engine.name == auto_model(CPU) and engine.requested == "auto"
     assert np.array_equal(read_image(out), engine.stylize(read_image(photo), 13))
     proc = run_cli("styles", "--model", "auto")

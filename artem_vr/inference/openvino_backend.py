@@ -1,0 +1,185 @@
+"""An OpenVINO CPU backend for our own generator modules, in fp32 or bf16.
+
+It runs the graph that ``onnx_backend.graph_file`` exports into the user cache (the same file
+onnxruntime runs: inputs ``image (1,3,H,W)`` and ``affine (1,N)``), so both engines see one
+export. OpenVINO compiles a graph for one input size; a size it has not compiled yet runs on a
+dynamic-shape compilation made at load time (about 2x slower, measured: balanced 9.0 vs 4.3 ms at
+320x180 in bf16) while the static one compiles on a background thread (0.13-0.16 s each on 2
+cores), so a size change under ``--infer-size auto`` never waits for a compile. The last
+``MAX_COMPILED`` sizes are kept.
+
+``INFERENCE_PRECISION_HINT`` is always set: OpenVINO runs bf16 on its own on CPUs that offer it
+unless told f32. Versions 2025.3-2026.1 crashed (SIGFPE) in ``compile_model`` on AMD Zen 4
+(openvinotoolkit/openvino issue 35943); pyproject pins them out.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Iterable, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import DeviceError, UsageError
+from .generator import StyleGenerator, affine_bias, affine_table
+from .onnx_backend import depth_to_space, graph_file
+
+HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision names -> OpenVINO's element types
+MAX_COMPILED = 6  # static compilations kept: the size in use and its neighbours on the auto ladder
+
+
+def available() -> bool:
+    """True when the ``openvino`` package imports."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def core():
+    """The process's one ``openvino.Core`` (thread-safe for compiling)."""
+    import openvino as ov
+
+    return ov.Core()
+
+
+@lru_cache(maxsize=1)
+def cpu_capabilities() -> Tuple[str, ...]:
+    """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of the CPU, e.g. ``('BF16', 'WINOGRAD', 'FP32', 'INT8',
+    ...)``; empty without openvino. ``BF16`` appears where the CPU has AVX-512 BF16 or AMX."""
+    if not available():
+        return ()
+    try:
+        return tuple(str(c) for c in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except Exception:  # no CPU plugin: nothing offered
+        return ()
+
+
+def offers_bf16() -> bool:
+    return "BF16" in cpu_capabilities()
+
+
+def version() -> str:
+    if not available():
+        return ""
+    import openvino
+
+    return openvino.__version__.split("-")[0]
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class OpenVinoGenerator:
+    """Callable like a StyleGenerator on CPU tensors: ``(x (1,3,H,W) float32, style (S,)|(1,S)) ->
+    (1,3,H,W) float32``. ``precision``: ``fp32`` | ``bf16`` (DeviceError where the CPU has no bf16)."""
+
+    def __init__(self, generator: StyleGenerator, precision: str = "fp32", threads: int = 0):
+        if not available():
+            raise UsageError("--backend openvino needs OpenVINO: pip install openvino")
+        if precision not in HINTS:
+            raise UsageError(f"OpenVINO runs fp32 or bf16, not {precision!r}")
+        if precision == "bf16" and not offers_bf16():
+            raise DeviceError(bf16_missing())
+        self.precision = precision
+        self.path = graph_file(generator)
+        self.config = generator.config
+        self.num_styles = generator.num_styles
+        self.table = affine_table(generator)[0].float().cpu().numpy()
+        self.bias = affine_bias(generator).numpy()
+        self.properties = {"INFERENCE_PRECISION_HINT": HINTS[precision], "PERFORMANCE_HINT": "LATENCY",
+                           "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads or default_threads()}
+        self._model = core().read_model(str(self.path))
+        self._lock = threading.Lock()
+        self._compiled: "OrderedDict[Tuple[int, int], object]" = OrderedDict()  # (h, w) -> infer request
+        self._pending: set = set()
+        self._dynamic = self._compile(None)
+        self._affine = (b"", None)
+        self.last_cold = False  # the last call ran on the dynamic compilation (a size not compiled yet)
+
+    def _compile(self, hw: Optional[Tuple[int, int]]):
+        model = self._model.clone()
+        h, w = hw if hw else (-1, -1)
+        model.reshape({"image": [1, 3, h, w], "affine": [1, self.table.shape[1]]})
+        return core().compile_model(model, "CPU", self.properties).create_infer_request()
+
+    def compiled_sizes(self) -> list:
+        """``[(h, w), ...]`` compiled statically, oldest first."""
+        with self._lock:
+            return list(self._compiled)
+
+    def prepare(self, sizes: Iterable[Tuple[int, int]], wait: bool = False) -> None:
+        """Compile ``sizes`` (``(h, w)`` of the padded input) on a background thread, or now with ``wait``."""
+        todo = []
+        with self._lock:
+            for hw in sizes:
+                hw = (int(hw[0]), int(hw[1]))
+                if hw in self._compiled:
+                    self._compiled.move_to_end(hw)
+                elif hw not in self._pending:
+                    self._pending.add(hw)
+                    todo.append(hw)
+        if not todo:
+            return
+        if wait:
+            self._compile_all(todo)
+        else:
+            # never a daemon (a thread made by a daemon thread is one unless told): a process that ends
+            # mid-compile waits for it (killing OpenVINO's compiling
+            # threads at exit aborts the process: "terminate called without an active exception")
+            threading.Thread(target=self._compile_all, args=(todo,), name="openvino-compile", daemon=False).start()
+
+    def _compile_all(self, sizes) -> None:
+        for hw in sizes:
+            try:
+                request = self._compile(hw)
+            except Exception:  # the dynamic compilation keeps serving this size
+                request = None
+            with self._lock:
+                self._pending.discard(hw)
+                if request is not None:
+                    self._compiled[hw] = request
+                    while len(self._compiled) > MAX_COMPILED:
+                        self._compiled.popitem(last=False)
+
+    def _request(self, hw: Tuple[int, int]):
+        with self._lock:
+            request = self._compiled.get(hw)
+            if request is not None:
+                self._compiled.move_to_end(hw)
+        if request is None:
+            self.prepare([hw])
+        self.last_cold = request is None
+        return request if request is not None else self._dynamic
+
+    def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        style = style.reshape(1, -1) if style.dim() == 1 else style
+        weights = style.float().cpu().numpy()
+        key = weights.tobytes()
+        if key != self._affine[0]:
+            self._affine = (key, (weights @ self.table + self.bias).astype(np.float32))
+        affine = self._affine[1]
+        request = self._request(tuple(x.shape[-2:]))
+        x = x.float()
+        outs = []
+        for i in range(x.shape[0]):
+            request.infer({"image": x[i:i + 1].contiguous().numpy(),
+                           "affine": affine[min(i, affine.shape[0] - 1)][None]}, share_inputs=True)
+            out = torch.from_numpy(request.get_output_tensor(0).data)  # OpenVINO's own buffer, reused
+            # depth_to_space copies; a plain output is copied before the next run overwrites it
+            outs.append(depth_to_space(out) if self.config.polyphase else out.clone())
+        return outs[0] if len(outs) == 1 else torch.cat(outs)
+
+
+def bf16_missing() -> str:
+    return ("bf16 needs a CPU with AVX-512 BF16 or AMX (Intel Xeon since Cooper Lake, AMD Zen 4 and later); "
+            "this one has none: use --precision fp32 or auto")
