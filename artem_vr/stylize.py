@@ -89,6 +89,7 @@ def plan_jobs(inputs: Sequence[str], out: Optional[str], notes: Optional[List[st
             sources.extend(found)
         else:
             sources.append((path, classify(path)))
+    sources = _once_each(sources, notes)
     out_path = Path(out) if out else None
     as_folder = bool(out) and out.endswith(("/", os.sep))  # "-o results.v2/" is a folder, whatever its dots
     single = None if as_folder else _single_output(out_path, sources)
@@ -136,23 +137,44 @@ def _key(path: Path) -> str:
     return os.path.normcase(str(path.resolve())).casefold()
 
 
+def _once_each(sources, notes: Optional[List[str]]):
+    """Each input file once: ``photo.jpg photo.jpg`` or a folder and a file in it stylize it once."""
+    seen: dict = {}
+    for path, kind in sources:
+        if _key(path) in seen:
+            if notes is not None:
+                notes.append(f"{path} was given more than once; stylized once")
+            continue
+        seen[_key(path)] = (path, kind)
+    return list(seen.values())
+
+
 def _separate_collisions(jobs: List[Job]) -> List[Job]:
-    """Inputs whose outputs would share a name (shot.jpg and shot.png) get the input's suffix in it."""
-    counts: dict = {}
-    for job in jobs:
-        counts[_key(job.dst)] = counts.get(_key(job.dst), 0) + 1
-    fixed = []
-    for job in jobs:
-        if counts[_key(job.dst)] > 1:
-            tag = job.src.suffix.lower().lstrip(".") or "file"
-            job = Job(job.src, job.dst.with_name(f"{job.src.stem}_{tag}{STYLED}{job.dst.suffix}"), job.kind)
-        fixed.append(job)
+    """Inputs whose outputs would share a name get a tag in it that tells them apart: the input's
+    suffix (shot.jpg and shot.png -> shot_jpg_styled.png, shot_png_styled.png), else its folder's name
+    (a/photo.jpg and b/photo.jpg into one -o folder -> photo_a_styled.png, photo_b_styled.png), else
+    a number."""
+    groups: dict = {}
+    for k, job in enumerate(jobs):
+        groups.setdefault(_key(job.dst), []).append(k)
+    fixed = list(jobs)
+    for members in (g for g in groups.values() if len(g) > 1):
+        for tag in (lambda job, n: job.src.suffix.lower().lstrip(".") or "file",
+                    lambda job, n: job.src.resolve().parent.name or "root",
+                    lambda job, n: str(n + 1)):
+            names = [tag(jobs[k], n) for n, k in enumerate(members)]
+            if len(set(names)) == len(names):
+                break
+        for k, name in zip(members, names):
+            job = jobs[k]
+            stem = job.dst.name[: -len(f"{STYLED}{job.dst.suffix}")]
+            fixed[k] = Job(job.src, job.dst.with_name(f"{stem}_{name}{STYLED}{job.dst.suffix}"), job.kind)
     seen: dict = {}
     for job in fixed:
         other = seen.setdefault(_key(job.dst), job.src)
         if other is not job.src:
-            raise UsageError(f"{other} and {job.src} would both be written to {job.dst}; give -o a folder "
-                             "or rename one")
+            raise UsageError(f"{other} and {job.src} would both be written to {job.dst}; rename one, or "
+                             "stylize them into different -o folders")
     return fixed
 
 

@@ -196,3 +196,24 @@ def test_a_folder_that_cannot_be_written_is_said_before_the_model_loads(tmp_path
             assert f"cannot write {folder}/" in line and "partial" not in line, line
     finally:
         folder.chmod(0o755)
+
+
+def test_inputs_of_the_same_name_into_one_folder(tmp_path):
+    """``stylize photo.jpg photo.jpg -o twice/`` said "give -o a folder" when -o was one: the same file
+    twice is stylized once (with a note); different files of one name get their folder's name."""
+    from artem_vr.stylize import plan_jobs
+
+    for folder, colour in (("a", (200, 0, 0)), ("b", (0, 0, 200))):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (64, 48), colour).save(tmp_path / folder / "photo.jpg")
+    photo = str(tmp_path / "a" / "photo.jpg")
+    notes = []
+    jobs = plan_jobs([photo, photo], str(tmp_path / "twice") + "/", notes)
+    assert [j.dst.name for j in jobs] == ["photo_styled.png"] and "given more than once" in notes[0]
+    jobs = plan_jobs([photo, str(tmp_path / "b" / "photo.jpg")], str(tmp_path / "both") + "/", [])
+    assert [j.dst.name for j in jobs] == ["photo_a_styled.png", "photo_b_styled.png"]
+    assert plan_jobs([str(tmp_path / "a"), photo], None, [])[0].dst.name == "photo_styled.png"  # a folder and a file in it
+    proc = run_cli("stylize", photo, photo, "-o", tmp_path / "twice/", "--model", "fast")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "twice").iterdir()) == ["photo_styled.png"]
+    assert "given more than once; stylized once" in proc.stderr
