@@ -96,7 +96,18 @@ def child(variant: str, argv) -> int:
             self.guided_on_software = knobs["guided"] == "1"
 
         pipeline.LivePipeline.__init__ = guided
+    from artem_vr.render import changes
     from artem_vr.render import file as file_sink
+
+    redrawn = []   # the share of the picture each incremental redraw covered
+    dirty_rects = changes.dirty_rects
+
+    def counted(changed, rect, *a, **k):
+        rects = dirty_rects(changed, rect, *a, **k)
+        redrawn.append(min(1.0, sum(w * h for _, _, w, h in rects) / float(rect[2] * rect[3])))
+        return rects
+
+    changes.dirty_rects = counted
 
     marks, timing = {}, collections.defaultdict(list)
     present, close = file_sink.FileSink.present, file_sink.FileSink.close
@@ -127,7 +138,9 @@ def child(variant: str, argv) -> int:
                 marks["last"], marks["frames"] = _thread_cpu(os.getpid()), self.written
             marks["written"] = self.written
             Path(os.environ["BENCH_MARKS"]).write_text(json.dumps({
-                "marks": marks, "main_ms_p50": {k: statistics.median(v) for k, v in timing.items()}}))
+                "marks": marks, "main_ms_p50": {k: statistics.median(v) for k, v in timing.items()},
+                "redrawn": {"incremental_frames": len(redrawn), "share_p50": statistics.median(redrawn) if redrawn else None,
+                            "share_mean": statistics.fmean(redrawn) if redrawn else None}}))
         return close(self)
 
     file_sink.FileSink.present, file_sink.FileSink.close = timed_present, timed_close
@@ -184,7 +197,8 @@ def run_one(variant: str, frames: int, tmp: Path, display: str, extra) -> dict:
             "cpu_ms_per_file_frame": {k: round(v / written * 1000, 1) for k, v in
                                       sorted(cpu.items(), key=lambda kv: -kv[1]) if v > 0},
             "cpu_ms_per_frame_total": round(sum(cpu.values()) / written * 1000, 1),
-            "main_thread_ms_p50": {k: round(v, 2) for k, v in got["main_ms_p50"].items()}}
+            "main_thread_ms_p50": {k: round(v, 2) for k, v in got["main_ms_p50"].items()},
+            "redrawn": got["redrawn"]}
 
 
 def start_screen(size, tmp: Path, photo: Path):
@@ -245,7 +259,7 @@ def main() -> int:
                     print(f"round {r + 1} {v:28s} file {row['file_fps']:5.1f} fps ({row['file_frames']} in "
                           f"{row['file_seconds']} s, {row['kbit_s']} kbit/s)  inference {row['fps']['inference']:5.1f} fps "
                           f"at {row['infer_size']['median']}  render p50 {row['stage_p50_ms']['render']} ms  "
-                          f"CPU/frame {row['cpu_ms_per_frame_total']} {row['cpu_ms_per_file_frame']}  main p50 {row['main_thread_ms_p50']}", flush=True)
+                          f"redrawn {row['redrawn']}  CPU/frame {row['cpu_ms_per_frame_total']} {row['cpu_ms_per_file_frame']}  main p50 {row['main_thread_ms_p50']}", flush=True)
         finally:
             cleanup()
     summary = {}

@@ -116,3 +116,29 @@ def test_styles_sheet_labels_a_painting_in_our_font():
     expected = Image.new("RGB", (tw, label), (24, 24, 28))
     ImageDraw.Draw(expected).text((2, 3), name, fill=(235, 235, 235), font=text_font(13))
     assert np.array_equal(strip, np.asarray(expected))
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("DISPLAY") or not __import__("shutil").which("xprop"),
+                    reason="needs an X display (Xvfb) and xprop")
+def test_window_title_carries_names_outside_ascii_as_written():
+    """The title bar is drawn by the window manager in its own font; what we hand it must be the
+    name itself, in UTF-8 (_NET_WM_NAME) and in the legacy WM_NAME. A window of its own process."""
+    import subprocess
+    import sys
+
+    title = "artem-vr - style peinture à l'huile.png - Ποσειδών - Кандинский - 12.0 fps"
+    code = ("import glfw, subprocess, sys, time\n"
+            "from artem_vr.render.window import WindowSink\n"
+            "from artem_vr.controls import Controls, Settings\n"
+            "sink = WindowSink(Controls(Settings(0)), size=(160, 90))\n"
+            "sink.open((160, 90))\n"
+            "sink.title_info(sys.argv[1].split(' - ', 1)[1])\n"
+            "glfw.poll_events(); time.sleep(0.2); glfw.poll_events()\n"
+            "wid = subprocess.run(['xdotool', 'search', '--name', '^artem-vr - style'], capture_output=True, text=True).stdout.split()[0]\n"
+            "print(subprocess.run(['xprop', '-id', wid, 'WM_NAME', '_NET_WM_NAME'], capture_output=True, text=True).stdout)\n"
+            "sink.close()\n")
+    out = subprocess.run([sys.executable, "-c", code, title], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    props = dict(line.split(" = ", 1) for line in out.stdout.strip().splitlines())
+    assert props["_NET_WM_NAME(UTF8_STRING)"].replace("\\'", "'") == f'"{title}"'
+    assert props["WM_NAME(COMPOUND_TEXT)"].replace("\\'", "'") == f'"{title}"'
