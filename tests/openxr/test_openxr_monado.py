@@ -274,3 +274,83 @@ def test_no_runtime_running_is_one_line_and_exit_2(xdisplay, picture, tmp_path):
     assert lines == [lines[0]] and lines[0].startswith("artem-vr: error: "), proc.stderr
     assert "not running" in lines[0] and "--window" in lines[0]
     assert not (tmp_path / "c").exists()  # the teacher was never fetched or converted: no model loaded
+
+
+def test_recentre_places_the_screen_again(monado, picture, tmp_path):
+    """The runtime recentres (``monado-ctl -c``: a reference space change): the screen is placed again
+    ahead of where the head is now."""
+    path, _ = picture
+    trace_path = tmp_path / "trace.jsonl"
+    env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
+    proc = start_cli("--source", f"image:{path}", "--vr-view", "screen", *ARGS, env=env)
+    try:
+        _wait(lambda: proc.poll() is not None or any(r["event"] == "placed" for r in trace(trace_path)), 120,
+              "the screen placed")
+        subprocess.run(["monado-ctl", "-c"], env=monado.env, capture_output=True, timeout=20, check=True)
+        _wait(lambda: proc.poll() is not None or sum(r["event"] == "placed" for r in trace(trace_path)) >= 2, 30,
+              "the screen placed again")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    events = [r["event"] for r in trace(trace_path) if r["event"] in ("placed", "recentre")]
+    assert events[:3] == ["placed", "recentre", "placed"], events
+
+
+def test_runtime_going_away_ends_the_run_with_one_line(monado, picture, tmp_path):
+    """The service quits under a running session (instance lost): the loop ends, our one error line
+    comes last, exit 2, no traceback."""
+    path, _ = picture
+    trace_path = tmp_path / "trace.jsonl"
+    env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
+    proc = start_cli("--source", f"image:{path}", *ARGS, env=env)
+    try:
+        _wait(lambda: proc.poll() is not None or len(frames(trace(trace_path))) >= 10, 120, "frames")
+        monado.proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("artem-vr: error: the OpenXR runtime") and "lost" in lines[-1], err
+    assert [r["event"] for r in trace(trace_path)][-2:] == ["session_destroyed", "closed"]
+
+
+def test_a_stop_the_sink_did_not_ask_for_ends_the_loop(monado, monkeypatch):
+    """STOPPING that the sink did not request (the runtime's, or its user's): the session is ended and
+    ``present`` returns False, so the run ends with exit 0. Monado's tools cannot ask a client to stop
+    (monado-ctl recentres, focuses, sets the primary client, toggles input), so the request is made here
+    behind the sink's back; the state sequence that follows is the runtime's own."""
+    import xr
+
+    from artem_vr.controls import Controls, Settings
+    from artem_vr.render.compositor import Compositor
+    from artem_vr.render.vr.openxr import OpenXRSink
+
+    for key in ("DISPLAY", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(key, monado.env[key])
+    sink = OpenXRSink(Controls(Settings(0)), view="fill")
+    sink.prepare()
+    ctx = sink.open((64, 36))
+    compositor = Compositor(ctx)
+    compositor.upload(np.full((36, 64, 3), 128, np.uint8))
+    try:
+        turns = 0
+        while sink.frames_submitted < 5 and turns < 500:
+            assert sink.present(compositor)
+            turns += 1
+        assert sink.frames_submitted == 5 and sink.state == "FOCUSED"
+        xr.request_exit_session(sink.session)  # not through the sink: it did not ask
+        while turns < 1000 and sink.present(compositor):
+            turns += 1
+        assert sink.stop_reason == "runtime" and not sink.running
+        after = sink.states[sink.states.index("FOCUSED") + 1:]
+        assert after[:3] == ["VISIBLE", "SYNCHRONIZED", "STOPPING"], sink.states
+    finally:
+        compositor.release()
+        sink.close()
+    assert sink.session is None and sink.instance is None

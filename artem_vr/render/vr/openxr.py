@@ -159,6 +159,7 @@ class _Trace:
         self.file = open(path, "w", encoding="utf-8") if path else None
         dump = os.environ.get("ARTEM_VR_OPENXR_DUMP")
         self.dump_at = int(dump) if dump and dump.isdigit() else None
+        self.dumped = False
 
     def write(self, **record) -> None:
         if self.file is not None:
@@ -173,6 +174,7 @@ class _Trace:
         partial = final + ".partial.png"
         Image.fromarray(rgba[::-1, :, :3].copy()).save(partial)  # GL rows are bottom-up
         os.replace(partial, final)
+        self.dumped = label != "left"  # fill saves left, then right
 
     def close(self) -> None:
         if self.file is not None:
@@ -472,30 +474,36 @@ class OpenXRSink(HeadsetSink):
 
     def present(self, compositor) -> bool:
         xr = self.xr
+        try:
+            return self._present(compositor)
+        except (xr.SessionLostError, xr.InstanceLostError) as exc:
+            self.stop_reason = "lost"
+            raise VrError(f"the OpenXR runtime {self.runtime} lost the session ({_error_name(exc)}): it quit or "
+                          "the headset went away") from None
+        except xr.XrException as exc:
+            raise VrError(f"the OpenXR runtime {self.runtime} failed: {_error_name(exc)} "
+                          f"({' '.join(str(exc).split())})") from None
+
+    def _present(self, compositor) -> bool:
+        xr = self.xr
         self.drew = False
         if not self._poll_events() or self.controls.quit.is_set():
             return False
         if not self.running:  # IDLE/READY not yet reached: nothing to pace us, do not spin
             time.sleep(IDLE_SLEEP)
             return True
-        try:
-            frame = xr.wait_frame(self.session)
-            xr.begin_frame(self.session)
-        except (xr.SessionLostError, xr.InstanceLostError) as exc:
-            raise VrError(f"the OpenXR runtime {self.runtime} lost the session ({_error_name(exc)})") from None
+        frame = xr.wait_frame(self.session)
+        xr.begin_frame(self.session)
         self._make_current()
         self.frames_waited += 1
         self._update_fade(compositor)
         layers = []
         if frame.should_render and compositor.texture is not None:
             layers = self._render(compositor, frame.predicted_display_time)
-        try:
-            xr.end_frame(self.session, xr.FrameEndInfo(
-                display_time=frame.predicted_display_time,
-                environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
-                layers=[ctypes.pointer(layer) for layer in layers] or None))
-        except (xr.SessionLostError, xr.InstanceLostError) as exc:
-            raise VrError(f"the OpenXR runtime {self.runtime} lost the session ({_error_name(exc)})") from None
+        xr.end_frame(self.session, xr.FrameEndInfo(
+            display_time=frame.predicted_display_time,
+            environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
+            layers=[ctypes.pointer(layer) for layer in layers] or None))
         self._make_current()
         now = time.perf_counter()
         ahead = self._ms_until(frame.predicted_display_time, now)
@@ -518,7 +526,8 @@ class OpenXRSink(HeadsetSink):
 
     def _render(self, compositor, display_time) -> list:
         xr = self.xr
-        dump = self._trace.dump_at is not None and self.frames_submitted + 1 == self._trace.dump_at
+        dump = (self._trace.dump_at is not None and not self._trace.dumped
+                and self.frames_submitted + 1 >= self._trace.dump_at)
         head = self._head_pose(display_time)
         self._head_trace = None if head is None else [round(float(v), 5) for v in (*head[:3, 3], _yaw(head))]
         if self.view == "fill":
@@ -573,8 +582,6 @@ class OpenXRSink(HeadsetSink):
                 self._copy_to_mirror(fbo, (w, h))
             self._release(screen)
             self._screen_drawn = drawn
-        elif dump:
-            pass  # nothing new was drawn this frame
         if self.screen_pose is None or (self.recenter_requested and head is not None):
             if head is None:
                 return []  # no head pose yet: nowhere to put the screen
