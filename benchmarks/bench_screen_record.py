@@ -15,7 +15,8 @@ worker = inference, capture = mss, llvmpipe-N = software GL).
 
 A variant is ``base`` (the shipped defaults) or comma-free knobs joined by ``+``:
 ``preset=P`` (x264 preset of the recording), ``guided=0|1`` (the guided pass on software GL),
-``incremental=0|1`` (redraw only what changed, render/changes.py; 1 as shipped).
+``incremental=0|1`` (redraw only what changed, render/changes.py; 1 as shipped), ``infer=WxH``
+(a fixed ``--infer-size``; the default is auto).
 Needs Xvfb; run it under ``flock /tmp/artem-heavy.lock`` on a shared machine.
 """
 from __future__ import annotations
@@ -146,6 +147,8 @@ def child(variant: str, argv) -> int:
     file_sink.FileSink.present, file_sink.FileSink.close = timed_present, timed_close
     from artem_vr.cli import main
 
+    if "infer" in knobs:
+        argv = [*argv, "--infer-size", knobs["infer"]]
     return main(list(argv))
 
 

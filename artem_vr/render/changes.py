@@ -63,6 +63,37 @@ def _cells_changed(a: np.ndarray, b: np.ndarray, cells: Tuple[int, int]) -> np.n
     return np.logical_or.reduceat(np.logical_or.reduceat(diff, rows, axis=0), cols, axis=1)
 
 
+def _spans(changed: np.ndarray):
+    """Runs of changed :data:`TILE` x TILE tiles along each tile row: ``(row, first, end)`` in tiles."""
+    lh, lw = changed.shape
+    tiles_y, tiles_x = -(-lh // TILE), -(-lw // TILE)
+    padded = np.zeros((tiles_y * TILE, tiles_x * TILE), bool)
+    padded[:lh, :lw] = changed
+    tiles = padded.reshape(tiles_y, TILE, tiles_x, TILE).any((1, 3))
+    for ty in range(tiles_y):
+        tx = 0
+        while tx < tiles_x:
+            if not tiles[ty, tx]:
+                tx += 1
+                continue
+            start = tx
+            while tx < tiles_x and tiles[ty, tx]:
+                tx += 1
+            yield ty, start, tx
+
+
+def lowres_rects(changed: np.ndarray, grow: Tuple[int, int] = (0, 0)) -> List[Rect]:
+    """GL scissor rectangles over the stylized-size passes (row r of ``changed`` at y = r) that
+    cover every changed pixel grown by ``grow`` (x, y) pixels (energy_max.frag's reach)."""
+    lh, lw = changed.shape
+    rects = []
+    for ty, start, end in _spans(changed):
+        x0, x1 = max(0, start * TILE - grow[0]), min(lw, end * TILE + grow[0])
+        y0, y1 = max(0, ty * TILE - grow[1]), min(lh, (ty + 1) * TILE + grow[1])
+        rects.append((x0, y0, x1 - x0, y1 - y0))
+    return rects
+
+
 def dirty_rects(changed: np.ndarray, rect: Rect, radius: float, reach: Tuple[int, int],
                 flip_y: bool) -> List[Rect]:
     """GL scissor rectangles ``(x, y, w, h)`` (framebuffer pixels, y up) covering every output pixel
@@ -74,29 +105,16 @@ def dirty_rects(changed: np.ndarray, rect: Rect, radius: float, reach: Tuple[int
     if not changed.any():
         return []
     grow_x, grow_y = reach[0] + math.ceil(radius) + 1, reach[1] + math.ceil(radius) + 1
-    tiles_y, tiles_x = -(-lh // TILE), -(-lw // TILE)
-    padded = np.zeros((tiles_y * TILE, tiles_x * TILE), bool)
-    padded[:lh, :lw] = changed
-    tiles = padded.reshape(tiles_y, TILE, tiles_x, TILE).any((1, 3))
     x, y, w, h = rect
     rects = []
-    for ty in range(tiles_y):
-        row = tiles[ty]
-        tx = 0
-        while tx < tiles_x:
-            if not row[tx]:
-                tx += 1
-                continue
-            start = tx
-            while tx < tiles_x and row[tx]:
-                tx += 1
-            # stylized pixels [q0, q1) after growing, then the output pixels whose sample point
-            # u = (p + 0.5) * l / n - 0.5 lies within them: p in [q0 * n / l - 1, q1 * n / l + 1)
-            q0x, q1x = max(0, start * TILE - grow_x), min(lw, tx * TILE + grow_x)
-            q0y, q1y = max(0, ty * TILE - grow_y), min(lh, (ty + 1) * TILE + grow_y)
-            px0, px1 = max(0, math.floor(q0x * w / lw) - 1), min(w, math.ceil(q1x * w / lw) + 1)
-            py0, py1 = max(0, math.floor(q0y * h / lh) - 1), min(h, math.ceil(q1y * h / lh) + 1)
-            if flip_y:  # top row first -> GL y counts up from the bottom
-                py0, py1 = h - py1, h - py0
-            rects.append((x + px0, y + py0, px1 - px0, py1 - py0))
+    for ty, start, tx in _spans(changed):
+        # stylized pixels [q0, q1) after growing, then the output pixels whose sample point
+        # u = (p + 0.5) * l / n - 0.5 lies within them: p in [q0 * n / l - 1, q1 * n / l + 1)
+        q0x, q1x = max(0, start * TILE - grow_x), min(lw, tx * TILE + grow_x)
+        q0y, q1y = max(0, ty * TILE - grow_y), min(lh, (ty + 1) * TILE + grow_y)
+        px0, px1 = max(0, math.floor(q0x * w / lw) - 1), min(w, math.ceil(q1x * w / lw) + 1)
+        py0, py1 = max(0, math.floor(q0y * h / lh) - 1), min(h, math.ceil(q1y * h / lh) + 1)
+        if flip_y:  # top row first -> GL y counts up from the bottom
+            py0, py1 = h - py1, h - py0
+        rects.append((x + px0, y + py0, px1 - px0, py1 - py0))
     return rects

@@ -103,6 +103,7 @@ class Compositor:
         self._tracker = None       # a ChangeTracker once a target asked for incremental redraws
         self._changed = None       # stylized pixels the latest upload changed (None: all)
         self._drawn_into = {}      # id(fbo) -> (fbo, upload count, what else shaped its pixels)
+        self._lowres_upload = -1   # the upload the stylized-size textures were computed for
 
     def _track(self, key, obj):
         self._objects[key] = obj
@@ -209,8 +210,17 @@ class Compositor:
             dilated.filter = (self._moderngl.NEAREST, self._moderngl.NEAREST)
             dfbo = self._replace("lowres-energy-max-fbo", self.ctx.framebuffer(color_attachments=[dilated]))
             self._lowres = (fbo, tex, energy, dfbo, dilated)
+            self._lowres_upload = -1
         if not self._lowres_stale:
             return
+        # the passes read the whole guide (a software renderer's biggest cost on a still screen):
+        # when the textures hold the previous frame's results, only the changed part is redone
+        partial = self._changed is not None and self._lowres_upload == self._uploads - 1
+        if partial and not self._changed.any():
+            self._lowres_stale, self._lowres_upload = False, self._uploads
+            return
+        from .changes import lowres_rects
+
         self._lowres[0].use()
         self.ctx.viewport = (0, 0, *size)
         self.texture.use(0)
@@ -218,13 +228,18 @@ class Compositor:
         self._guide_down["src"].value = 0
         self._guide_down["guide"].value = 1
         self._guide_down["guide_swap"].value = self._guide_swap
-        self._vaos["guide_down"].render(self._moderngl.TRIANGLE_STRIP)
+        for scissor in lowres_rects(self._changed) if partial else [None]:
+            self.ctx.scissor = scissor
+            self._vaos["guide_down"].render(self._moderngl.TRIANGLE_STRIP)
         self._lowres[3].use()
         self._lowres[2].use(0)
         self._energy_max["energy"].value = 0
         self._energy_max["reach"].value = TEXT_REACH
-        self._vaos["energy_max"].render(self._moderngl.TRIANGLE_STRIP)
-        self._lowres_stale = False
+        for scissor in lowres_rects(self._changed, TEXT_REACH) if partial else [None]:
+            self.ctx.scissor = scissor
+            self._vaos["energy_max"].render(self._moderngl.TRIANGLE_STRIP)
+        self.ctx.scissor = None
+        self._lowres_stale, self._lowres_upload = False, self._uploads
 
     def render(self, fbo, size: Size, flip_y: bool = True, hud: bool = True,
                rect: Optional[Tuple[int, int, int, int]] = None, incremental: bool = False) -> Tuple[int, int, int, int]:

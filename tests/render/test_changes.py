@@ -56,6 +56,7 @@ def test_incremental_redraw_gives_the_pixels_of_a_full_redraw(gl, flip_y, monkey
                       + [np.full((180, 320), 255, np.uint8)])
     guide[20:60:6, 10:200] = (0, 0, 0, 255)                # text-like lines: the text mask comes on
     comp = Compositor(gl, detail=0.5)
+    ref = Compositor(gl, detail=0.5)      # a compositor of its own, drawing everything every time
     tex_a, inc = _target(gl, out)
     tex_b, full = _target(gl, out)
     stylized = base.copy()
@@ -70,20 +71,23 @@ def test_incremental_redraw_gives_the_pixels_of_a_full_redraw(gl, flip_y, monkey
             gy, gx = rng.integers(0, 170), rng.integers(0, 300)
             guide[gy:gy + 3, gx:gx + 17, :3] = 255 - guide[gy:gy + 3, gx:gx + 17, :3]
         comp.upload(stylized, guide=guide, guide_order="bgra")
+        ref.upload(stylized, guide=guide, guide_order="bgra")
         assert comp.guided
         comp.render(inc, out, flip_y=flip_y, hud=False, incremental=True)
-        comp.render(full, out, flip_y=flip_y, hud=False)
+        ref.render(full, out, flip_y=flip_y, hud=False)
         a, b = _read(inc, out), _read(full, out)
         assert np.array_equal(a, b), (step, int((a != b).any(-1).sum()))
     # the small changes were redrawn in part (the first frame, the whole change and the frame
     # after the tracker started are drawn whole), the still frames not at all
     areas = [sum(w * h for _, _, w, h in rects) / (out[0] * out[1]) for rects in redrawn]
     assert len(areas) >= 10 and sorted(areas)[:2] == [0, 0] and np.median(areas) < 0.6, areas
-    comp.detail = 0.0                                       # a new look: drawn whole again
+    comp.detail = ref.detail = 0.0                          # a new look: drawn whole again
     comp.upload(stylized, guide=guide, guide_order="bgra")
+    ref.upload(stylized, guide=guide, guide_order="bgra")
     comp.render(inc, out, flip_y=flip_y, hud=False, incremental=True)
-    comp.render(full, out, flip_y=flip_y, hud=False)
+    ref.render(full, out, flip_y=flip_y, hud=False)
     assert np.array_equal(_read(inc, out), _read(full, out))
     for obj in (inc, full, tex_a, tex_b):
         obj.release()
     comp.release()
+    ref.release()
