@@ -21,9 +21,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--after", type=float, default=20.0, help="seconds after the first stylized picture")
-    ap.add_argument("args", nargs="*", help="artem-vr options after --window (after --)")
-    a = ap.parse_args()
-    app = subprocess.Popen([sys.executable, "-m", "artem_vr", "--window", *a.args])
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = ap.parse_args(argv[:cut])   # what follows -- goes to artem-vr, after --window
+    app = subprocess.Popen([sys.executable, "-m", "artem_vr", "--window", *argv[cut + 1:]])
     try:
         deadline, found = time.time() + 300, []
         while time.time() < deadline and app.poll() is None and not found:
