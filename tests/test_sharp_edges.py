@@ -217,3 +217,16 @@ def test_inputs_of_the_same_name_into_one_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "twice").iterdir()) == ["photo_styled.png"]
     assert "given more than once; stylized once" in proc.stderr
+
+
+def test_style_dir_leaves_out_our_own_results_as_a_folder_stylize_does(tmp_path):
+    from artem_vr.inference.styles import painting_files
+
+    for name in ("starry.jpg", "starry_styled.png", "photo_jpg_styled.png", ".starry.123.partial.png"):
+        Image.new("RGB", (40, 40), (30, 60, 200)).save(tmp_path / name)
+    notes = []
+    assert [p.rsplit("/", 1)[1] for p in painting_files(tmp_path, notes=notes)] == ["starry.jpg"]
+    assert "skipped 2 earlier artem-vr results" in notes[0]
+    (tmp_path / "starry.jpg").unlink()
+    line = assert_one_line_error(run_cli("styles", "--sheet", tmp_path / "s.png", "--style-dir", tmp_path))
+    assert "only artem-vr results" in line and not (tmp_path / "s.png").exists()

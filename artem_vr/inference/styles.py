@@ -13,6 +13,7 @@ folder (as ``3`` is style 3): write ``./starry`` for such a file. Real painting 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Mapping, Sequence, Tuple, Union
@@ -197,17 +198,31 @@ def load_painting_style(spec) -> PaintingStyle:
     return PaintingStyle(label, vector)
 
 
-def painting_files(folder, option: str = "--style-dir") -> Tuple[str, ...]:
-    """The image files of ``folder`` sorted by name (not yet decoded), or an InputError."""
+def painting_files(folder, option: str = "--style-dir", notes=None) -> Tuple[str, ...]:
+    """The image files of ``folder`` sorted by name (not yet decoded), or an InputError. Our own
+    results (``*_styled.*``, as a folder ``stylize`` skips them) and hidden files are no paintings:
+    they are left out with one note (appended to ``notes``, else printed to stderr)."""
     from ..errors import InputError
     from ..images import IMAGE_SUFFIXES
+    from ..stylize import STYLED
 
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise InputError(f"{option} {folder}: no such folder")
-    found = tuple(sorted(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+    images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    found = tuple(str(p) for p in images if not p.name.startswith(".") and not p.stem.endswith(STYLED))
+    ours = [p.name for p in images if not p.name.startswith(".") and p.stem.endswith(STYLED)]
+    if ours and found:
+        shown = ", ".join(ours[:4]) + (f" and {len(ours) - 4} more" if len(ours) > 4 else "")
+        line = f"{option} {folder}: skipped {len(ours)} earlier artem-vr result{'s' if len(ours) > 1 else ''} ({shown})"
+        if notes is None:
+            print(f"artem-vr: note: {line}", file=sys.stderr)
+        else:
+            notes.append(line)
     if not found:
-        raise InputError(f"{option} {folder} holds no images (PNG, JPEG, BMP, WebP, TIFF, GIF)")
+        what = "only artem-vr results (*_styled), no paintings" if ours else \
+            "no images (PNG, JPEG, BMP, WebP, TIFF, GIF)"
+        raise InputError(f"{option} {folder} holds {what}")
     return found
 
 
