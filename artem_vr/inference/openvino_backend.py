@@ -100,6 +100,7 @@ class OpenVinoGenerator:
                            "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads or default_threads()}
         self._model = core().read_model(str(self.path))
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)  # signalled when a compilation finishes
         self._compiled: "OrderedDict[Tuple[int, int], object]" = OrderedDict()  # (h, w) -> infer request
         self._pending: set = set()
         self._dynamic = self._compile(None)
@@ -119,20 +120,19 @@ class OpenVinoGenerator:
 
     def prepare(self, sizes: Iterable[Tuple[int, int]], wait: bool = False) -> None:
         """Compile ``sizes`` (``(h, w)`` of the padded input) on a background thread, or now with ``wait``."""
-        todo = []
+        todo, sizes = [], [(int(hw[0]), int(hw[1])) for hw in sizes]
         with self._lock:
             for hw in sizes:
-                hw = (int(hw[0]), int(hw[1]))
                 if hw in self._compiled:
                     self._compiled.move_to_end(hw)
                 elif hw not in self._pending:
                     self._pending.add(hw)
                     todo.append(hw)
-        if not todo:
-            return
         if wait:
             self._compile_all(todo)
-        else:
+            with self._done:  # and the ones another thread was compiling already
+                self._done.wait_for(lambda: not self._pending.intersection(sizes), timeout=60)
+        elif todo:
             # never a daemon (a thread made by a daemon thread is one unless told): a process that ends
             # mid-compile waits for it (killing OpenVINO's compiling
             # threads at exit aborts the process: "terminate called without an active exception")
@@ -144,12 +144,13 @@ class OpenVinoGenerator:
                 request = self._compile(hw)
             except Exception:  # the dynamic compilation keeps serving this size
                 request = None
-            with self._lock:
+            with self._done:
                 self._pending.discard(hw)
                 if request is not None:
                     self._compiled[hw] = request
                     while len(self._compiled) > MAX_COMPILED:
                         self._compiled.popitem(last=False)
+                self._done.notify_all()
 
     def _request(self, hw: Tuple[int, int]):
         with self._lock:
