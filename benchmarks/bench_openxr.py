@@ -45,6 +45,10 @@ def run_once(monado, view: str, seconds: float, out: Path, extra) -> dict:
     return json.loads(stats.read_text())
 
 
+def len_or_none(run):
+    return run["vr"].get("pictures_drawn")
+
+
 def summary(runs) -> dict:
     def med(get):
         values = [v for v in (get(r) for r in runs) if v is not None]
@@ -62,6 +66,8 @@ def summary(runs) -> dict:
         "frames_submitted": [r["vr"]["frames_submitted"] for r in runs],
         "render_ms_per_image_p50": med(lambda r: r["vr"]["render_ms_per_image"]["p50"]),
         "render_ms_per_image_p95": med(lambda r: r["vr"]["render_ms_per_image"]["p95"]),
+        "pictures_drawn": [len_or_none(r) for r in runs],
+        "copy_ms_both_eyes_p50": med(lambda r: r["vr"].get("copy_ms_both_eyes", {}).get("p50")),
         "frame_period_ms_p50": period,
         "capture_to_present_end_ms_p50": latency,
         "display_ahead_ms_p50": ahead,

@@ -133,8 +133,8 @@ def quaternion_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
 
 def pose_matrix(orientation, position) -> np.ndarray:
     """An ``XrPosef``'s parts (``.x .y .z .w`` / ``.x .y .z``, or sequences) -> 4x4 pose (local -> space)."""
-    q = [float(getattr(orientation, k)) for k in "xyzw"] if hasattr(orientation, "w") else [float(v) for v in orientation]
-    p = [float(getattr(position, k)) for k in "xyz"] if hasattr(position, "x") else [float(v) for v in position]
+    q = [float(getattr(orientation, k)) for k in "xyzw"] if hasattr(orientation, "w") else list(map(float, orientation))
+    p = [float(getattr(position, k)) for k in "xyz"] if hasattr(position, "x") else list(map(float, position))
     out = quaternion_matrix(*q)
     out[:3, 3] = p
     return out

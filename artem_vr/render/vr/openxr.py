@@ -7,10 +7,11 @@ re-used until the next one (inference runs on its own thread, as for every displ
 
 Views as composition layers:
 
-- ``fill``: a projection layer, the picture letterboxed into the left eye's swapchain image and
-  copied into the right's (the same picture in both eyes); its views are located in the world space
-  at the predicted display time, so it stays head-locked. (Monado reprojects a projection layer
-  submitted in VIEW space as if it were world-locked: measured, it drifted 18 px in 2 s.)
+- ``fill``: a projection layer; the picture is letterboxed at eye size once per new picture and
+  copied into both eyes' swapchain images every frame (the same picture in both eyes); its views
+  are located in the world space at the predicted display time, so it stays head-locked. (Monado
+  reprojects a projection layer submitted in VIEW space as if it were world-locked: measured, it
+  drifted 18 px in 2 s.)
 - ``screen``: the picture in its own swapchain, submitted as an ``XrCompositionLayerQuad`` in STAGE
   (else LOCAL) space, so the runtime samples it at display resolution; placed ``distance`` m ahead of
   the head at start and again when the runtime recentres (reference space change). With
@@ -39,13 +40,14 @@ import json
 import os
 import sys
 import time
-from typing import List, Optional
+from collections import deque
+from typing import Deque, List, Optional
 
 import numpy as np
 
 from ...errors import VrError
 from ..base import Size
-from .common import HeadsetSink, note, pose_matrix, screen_pose, warn
+from .common import HeadsetSink, note, pose_matrix, screen_pose
 from .openvr import native_stderr_captured
 
 GL_SRGB8_ALPHA8 = 0x8C43
@@ -61,6 +63,7 @@ EXIT_TIMEOUT = 1.5     # seconds close() waits for the runtime to stop the sessi
 IDLE_SLEEP = 0.01      # seconds between event polls while the session is not running
 MAX_SCREEN_SIDE = 2048  # the screen layer's swapchain: the picture's size, longest side capped
 HINT = "use --window to run in a desktop window"
+KEEP = 20000           # timing samples kept for --stats (the most recent)
 
 
 def _xr():
@@ -208,13 +211,16 @@ class OpenXRSink(HeadsetSink):
         self.screen_pose = None
         self.frames_waited = 0
         self.frames_submitted = 0
-        self.render_ms: List[float] = []   # the picture into one swapchain image, glFinish included
-        self.copy_ms: List[float] = []     # fill: the left eye's image copied into the right eye's
-        self.display_ahead_ms: List[float] = []
-        self.frame_period_ms: List[float] = []
-        self._submit_times: List[float] = []
+        self.render_ms: Deque[float] = deque(maxlen=KEEP)  # picture at eye/layer size, glFinish incl.
+        self.copy_ms: Deque[float] = deque(maxlen=KEEP)    # fill: copied into both eyes, glFinish incl.
+        self.display_ahead_ms: Deque[float] = deque(maxlen=KEEP)
+        self.frame_period_ms: Deque[float] = deque(maxlen=KEEP)
+        self._submit_times: Deque[float] = deque(maxlen=KEEP)
+        self.pictures_drawn = 0
         self._last_display_time = None
         self._screen_drawn = (-1, -1.0)
+        self._fill = None               # fill: the picture drawn once per change, copied into both eyes
+        self._fill_drawn = (-1, -1.0)
         self._mirror_texture = None
         self._binding = None
         self._layer_refs = []
@@ -357,6 +363,10 @@ class OpenXRSink(HeadsetSink):
         if self._mirror_texture is not None:
             self._mirror_texture.release()
             self._mirror_texture = None
+        if self._fill is not None:
+            self._fill["fbo"].release()
+            self._fill["texture"].release()
+            self._fill = None
         self._destroy()
         if not self._close_window() and self.ctx is not None:
             self.ctx.release()
@@ -537,14 +547,22 @@ class OpenXRSink(HeadsetSink):
                 view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=display_time,
                 space=self.world_space))
             left, right = self.eyes
+            if self._fill is None:
+                texture = self.ctx.texture(left["size"], 4)
+                self._fill = {"texture": texture, "fbo": self.ctx.framebuffer(color_attachments=[texture])}
+            drawn = (compositor.version, compositor.fade)
+            if drawn != self._fill_drawn:  # a new picture (or fade step): draw it once, at eye size
+                t0 = time.perf_counter()
+                compositor.render(self._fill["fbo"], left["size"], flip_y=True, hud=False)
+                self.ctx.finish()
+                self.render_ms.append((time.perf_counter() - t0) * 1000.0)
+                self.pictures_drawn += 1
+                self._fill_drawn = drawn
             fbos = [self._acquire(left), self._acquire(right)]
-            t0 = time.perf_counter()
-            compositor.render(fbos[0], left["size"], flip_y=True, hud=False)
-            self.ctx.finish()
             t1 = time.perf_counter()
-            self.ctx.copy_framebuffer(fbos[1], fbos[0])  # fill: the same picture in both eyes
+            for fbo in fbos:  # the same picture in both eyes; bytes copied as they are (no sRGB step)
+                self.ctx.copy_framebuffer(fbo, self._fill["fbo"])
             self.ctx.finish()
-            self.render_ms.append((t1 - t0) * 1000.0)
             self.copy_ms.append((time.perf_counter() - t1) * 1000.0)
             if dump:
                 self._trace.save("left", self._read(fbos[0], left["size"]))
@@ -576,6 +594,7 @@ class OpenXRSink(HeadsetSink):
             compositor.render(fbo, (w, h), flip_y=True, hud=False, rect=(0, 0, w, h))
             self.ctx.finish()
             self.render_ms.append((time.perf_counter() - t0) * 1000.0)
+            self.pictures_drawn += 1
             if dump:
                 self._trace.save("screen", self._read(fbo, (w, h)))
             if self.mirror:
@@ -657,7 +676,7 @@ class OpenXRSink(HeadsetSink):
         """For --stats: the API, runtime, frames and the headset's own timing."""
         from ...stats import percentiles
 
-        times = self._submit_times
+        times = self._submit_times  # the most recent KEEP submits
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         return {"vr_api": "openxr", "vr": {
             "runtime": self.runtime, "system": self.system_name, "eye_size": list(self.eye_size or ()),
@@ -667,7 +686,8 @@ class OpenXRSink(HeadsetSink):
             "frames_waited": self.frames_waited, "frames_submitted": self.frames_submitted,
             "headset_fps": round(fps, 2),
             "render_ms_per_image": percentiles(self.render_ms),
-            "copy_ms_right_eye": percentiles(self.copy_ms),
+            "copy_ms_both_eyes": percentiles(self.copy_ms),
+            "pictures_drawn": self.pictures_drawn,
             "display_ahead_ms": percentiles(self.display_ahead_ms),
             "frame_period_ms": percentiles(self.frame_period_ms),
             "states": self.states, "stop": self.stop_reason}}
