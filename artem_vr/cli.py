@@ -122,8 +122,9 @@ def cmd_styles(argv: List[str]) -> int:
         paintings = [(os.path.basename(p), read_image(p), load_painting_style(p)) for p in painting_files(args.style_dir)]
     engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision)
     sheet = contact_sheet(engine, photo, paintings=paintings)
+    replaced = "; replaced the earlier file" if os.path.exists(args.sheet) else ""
     write_image(args.sheet, sheet)
-    print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]})")
+    print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]}{replaced})")
     return 0
 
 

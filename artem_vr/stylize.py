@@ -424,17 +424,18 @@ def run_stylize(engine, jobs: Sequence[Job], style, strength: float, preserve_co
     notes = [] if notes is None else notes
     failures = 0
     for job in jobs:
+        replaced = "; replaced the earlier file" if job.dst.exists() else ""  # an earlier run's result
         try:
             if job.kind == "video":
                 w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size, notes, crf,
                                              stabilize=stabilize)
-                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames)")
+                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced})")
             elif job.kind == "animation":
                 w, h, n = stylize_animation_file(engine, job, style, strength, preserve_color, max_size, notes)
-                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames)")
+                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced})")
             else:
                 w, h = stylize_image_file(engine, job, style, strength, preserve_color, max_size, notes)
-                report(f"{job.src} -> {job.dst} ({w}x{h})")
+                report(f"{job.src} -> {job.dst} ({w}x{h}{replaced})")
         except ArtemError as exc:
             failures += 1
             print(f"artem-vr: error: {' '.join(str(exc).split())}", file=sys.stderr)

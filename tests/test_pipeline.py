@@ -161,7 +161,7 @@ def _start(args, env=None):
 def _wait_for_frames(folder, n=2, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if folder.exists() and len(list(folder.glob("*.png"))) >= n:
+        if folder.exists() and len(list(folder.glob("**/*.png"))) >= n:  # in .partial.PID/ until the run ends
             return
         time.sleep(0.1)
     raise AssertionError("the pipeline never produced frames")

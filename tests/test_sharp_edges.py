@@ -230,3 +230,23 @@ def test_style_dir_leaves_out_our_own_results_as_a_folder_stylize_does(tmp_path)
     (tmp_path / "starry.jpg").unlink()
     line = assert_one_line_error(run_cli("styles", "--sheet", tmp_path / "s.png", "--style-dir", tmp_path))
     assert "only artem-vr results" in line and not (tmp_path / "s.png").exists()
+
+
+def test_two_runs_never_mix_their_frames_and_replacing_is_said(tmp_path):
+    """--output frames/ into the folder of an earlier, longer run said "3 frames" and left the earlier
+    run's other frames mixed in. Now the earlier frames (and only ours) make way as a whole, and the
+    line that names the output says it replaced them; a replaced video or picture says so too."""
+    frames = tmp_path / "frames"
+    for n in (4, 2):
+        proc = run_cli("--output", frames, "--source", "demo", "--frames", n, "--model", "fast")
+        assert proc.returncode == 0, proc.stderr
+        if n == 4:
+            (frames / "notes.txt").write_text("mine")
+    assert sorted(p.name for p in frames.iterdir()) == ["frame_000000.png", "frame_000001.png", "notes.txt"]
+    assert "(640x360, 2 frames; replaced the 4 frames of an earlier run)" in proc.stdout, proc.stdout
+    for _ in range(2):
+        proc = run_cli("--output", tmp_path / "o.mp4", "--source", "demo", "--frames", "1", "--model", "fast")
+    assert proc.returncode == 0 and "replaced the earlier o.mp4" in proc.stdout, proc.stdout
+    for _ in range(2):
+        proc = run_cli("stylize", ROCKET, "-o", tmp_path / "p.png", "--model", "fast")
+    assert proc.returncode == 0 and "replaced the earlier file" in proc.stdout, proc.stdout

@@ -53,6 +53,8 @@ class FileSink(Sink):
         self.failed = False  # the run ended in an error: remove the partial file
         # a progress bar on stderr when it is a terminal, as `stylize` shows (``total``: frames expected)
         self.progress, self.total, self._bar = progress, total, None
+        self._earlier = self.video and self.path.is_file()  # a file from an earlier run: replaced, and said so
+        self._staging: Optional[Path] = None  # a folder run's frames, moved in when the run is done
 
     def prepare(self) -> None:
         """Before the model loads: a folder that cannot be written (read-only, no permission) is one
@@ -75,8 +77,11 @@ class FileSink(Sink):
         else:
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
+                staging = self.path / f".partial.{os.getpid()}"
+                staging.mkdir(exist_ok=True)
             except OSError as exc:
                 raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            self._staging = staging
         self._start_progress()
         return self.ctx
 
@@ -90,7 +95,7 @@ class FileSink(Sink):
             t = self.frame_time if self.frame_time is not None else self.written / float(self.fps or 30.0)
             self._writer.write(rgb, t)
         else:
-            write_image(self.path / f"frame_{self.written:06d}.png", rgb)
+            write_image(self._staging / frame_name(self.written), rgb)
         self.written += 1
         if self._bar is not None:
             self._bar.update(1)
@@ -114,13 +119,46 @@ class FileSink(Sink):
             else:
                 for line in writer.close(end_time=self.end_time):
                     print(f"artem-vr: note: {line}", file=sys.stderr)
+                replaced = f"; replaced the earlier {self.path.name}" if self._earlier else ""
                 print(f"wrote {self.path} ({self.size[0]}x{self.size[1]}, {writer.frames} frame{'' if writer.frames == 1 else 's'}, "
-                      f"{writer.end_time:.1f} s)", flush=True)
-        elif self.target is not None and self.written and not self.failed:  # a folder of PNGs
-            print(f"wrote {self.path}{os.sep} ({self.size[0]}x{self.size[1]}, {self.written} frame{'' if self.written == 1 else 's'})", flush=True)
+                      f"{writer.end_time:.1f} s{replaced})", flush=True)
+        elif self._staging is not None:
+            self._finish_folder()
         if self.target is not None:
             self.target.release()
         self.target = self.ctx = None
+
+
+    def _finish_folder(self) -> None:
+        """A folder run that wrote its frames: the frames of an earlier run in the folder (and only
+        those: ``frame_NNNNNN.png``) make way for the new ones, so two runs are never mixed, and the
+        line says so; a failed run removes its own frames and leaves the earlier ones as they were."""
+        import re
+        import shutil
+
+        staging, self._staging = self._staging, None
+        try:
+            if self.failed or not self.written:
+                return
+            earlier = [p for p in self.path.iterdir() if re.fullmatch(r"frame_\d{6,}\.png", p.name)]
+            try:
+                for old in earlier:
+                    old.unlink()
+                for k in range(self.written):
+                    os.replace(staging / frame_name(k), self.path / frame_name(k))
+            except OSError as exc:
+                raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            replaced = (f"; replaced the {len(earlier)} frame{'' if len(earlier) == 1 else 's'} of an earlier run"
+                        if earlier else "")
+            print(f"wrote {self.path}{os.sep} ({self.size[0]}x{self.size[1]}, {self.written} "
+                  f"frame{'' if self.written == 1 else 's'}{replaced})", flush=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def frame_name(index: int) -> str:
+    """The PNG of frame ``index`` in an --output folder: ``frame_000000.png`` ..."""
+    return f"frame_{index:06d}.png"
 
 
 def _same_file(a: Path, b: Path) -> bool:
