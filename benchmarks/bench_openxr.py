@@ -67,7 +67,7 @@ def summary(runs) -> dict:
         "render_ms_per_image_p50": med(lambda r: r["vr"]["render_ms_per_image"]["p50"]),
         "render_ms_per_image_p95": med(lambda r: r["vr"]["render_ms_per_image"]["p95"]),
         "pictures_drawn": [len_or_none(r) for r in runs],
-        "copy_ms_both_eyes_p50": med(lambda r: r["vr"].get("copy_ms_both_eyes", {}).get("p50")),
+        "copy_ms_right_eye_p50": med(lambda r: r["vr"].get("copy_ms_right_eye", {}).get("p50")),
         "frame_period_ms_p50": period,
         "capture_to_present_end_ms_p50": latency,
         "display_ahead_ms_p50": ahead,

@@ -7,8 +7,9 @@ re-used until the next one (inference runs on its own thread, as for every displ
 
 Views as composition layers:
 
-- ``fill``: a projection layer; the picture is letterboxed at eye size once per new picture and
-  copied into both eyes' swapchain images every frame (the same picture in both eyes); its views
+- ``fill``: a projection layer; the picture is letterboxed into the left eye's swapchain image
+  and copied into the right eye's (the same picture in both eyes; a copy costs less than drawing:
+  measured on llvmpipe, drawing it once and copying it into both eyes each frame was slower); its views
   are located in the world space at the predicted display time, so it stays head-locked. (Monado
   reprojects a projection layer submitted in VIEW space as if it were world-locked: measured, it
   drifted 18 px in 2 s.)
@@ -212,15 +213,13 @@ class OpenXRSink(HeadsetSink):
         self.frames_waited = 0
         self.frames_submitted = 0
         self.render_ms: Deque[float] = deque(maxlen=KEEP)  # picture at eye/layer size, glFinish incl.
-        self.copy_ms: Deque[float] = deque(maxlen=KEEP)    # fill: copied into both eyes, glFinish incl.
+        self.copy_ms: Deque[float] = deque(maxlen=KEEP)    # fill: left eye copied to right, glFinish incl.
         self.display_ahead_ms: Deque[float] = deque(maxlen=KEEP)
         self.frame_period_ms: Deque[float] = deque(maxlen=KEEP)
         self._submit_times: Deque[float] = deque(maxlen=KEEP)
         self.pictures_drawn = 0
         self._last_display_time = None
         self._screen_drawn = (-1, -1.0)
-        self._fill = None               # fill: the picture drawn once per change, copied into both eyes
-        self._fill_drawn = (-1, -1.0)
         self._mirror_texture = None
         self._binding = None
         self._layer_refs = []
@@ -363,10 +362,7 @@ class OpenXRSink(HeadsetSink):
         if self._mirror_texture is not None:
             self._mirror_texture.release()
             self._mirror_texture = None
-        if self._fill is not None:
-            self._fill["fbo"].release()
-            self._fill["texture"].release()
-            self._fill = None
+
         self._destroy()
         if not self._close_window() and self.ctx is not None:
             self.ctx.release()
@@ -547,23 +543,16 @@ class OpenXRSink(HeadsetSink):
                 view_configuration_type=xr.ViewConfigurationType.PRIMARY_STEREO, display_time=display_time,
                 space=self.world_space))
             left, right = self.eyes
-            if self._fill is None:
-                texture = self.ctx.texture(left["size"], 4)
-                self._fill = {"texture": texture, "fbo": self.ctx.framebuffer(color_attachments=[texture])}
-            drawn = (compositor.version, compositor.fade)
-            if drawn != self._fill_drawn:  # a new picture (or fade step): draw it once, at eye size
-                t0 = time.perf_counter()
-                compositor.render(self._fill["fbo"], left["size"], flip_y=True, hud=False)
-                self.ctx.finish()
-                self.render_ms.append((time.perf_counter() - t0) * 1000.0)
-                self.pictures_drawn += 1
-                self._fill_drawn = drawn
             fbos = [self._acquire(left), self._acquire(right)]
-            t1 = time.perf_counter()
-            for fbo in fbos:  # the same picture in both eyes; bytes copied as they are (no sRGB step)
-                self.ctx.copy_framebuffer(fbo, self._fill["fbo"])
+            t0 = time.perf_counter()
+            compositor.render(fbos[0], left["size"], flip_y=True, hud=False)
             self.ctx.finish()
+            t1 = time.perf_counter()
+            self.ctx.copy_framebuffer(fbos[1], fbos[0])  # the same picture in both eyes, bytes as they are
+            self.ctx.finish()
+            self.render_ms.append((t1 - t0) * 1000.0)
             self.copy_ms.append((time.perf_counter() - t1) * 1000.0)
+            self.pictures_drawn += 1
             if dump:
                 self._trace.save("left", self._read(fbos[0], left["size"]))
                 self._trace.save("right", self._read(fbos[1], right["size"]))
@@ -686,7 +675,7 @@ class OpenXRSink(HeadsetSink):
             "frames_waited": self.frames_waited, "frames_submitted": self.frames_submitted,
             "headset_fps": round(fps, 2),
             "render_ms_per_image": percentiles(self.render_ms),
-            "copy_ms_both_eyes": percentiles(self.copy_ms),
+            "copy_ms_right_eye": percentiles(self.copy_ms),
             "pictures_drawn": self.pictures_drawn,
             "display_ahead_ms": percentiles(self.display_ahead_ms),
             "frame_period_ms": percentiles(self.frame_period_ms),
