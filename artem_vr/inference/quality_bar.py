@@ -8,7 +8,12 @@ measured on, so a retrained ``models/fast.safetensors`` is not trusted until it 
 The rule (code, so that the data stays verdicts only): on CUDA the full net (fast enough there); on
 the CPU the fastest shipped net whose entry ``passes`` the whole bar (A, B, C, steadiness, speed),
 else the fastest that ``looks_same`` (A, B and C), is faster than the full net and no less steady
-than it, else the full net.
+than it, else the full net. Since issue 30 the bar's steadiness is a net's noise gain on a still
+noisy scene no worse than the full net's (<= 1.0x; it was <= 0.5x: the stabiliser now holds still
+scenes exactly), and each entry is measured through the backend and precision the CPU's auto runs
+(``backend``, ``precision`` in the entry; e.g. OpenVINO bf16) against the full net in onnxruntime
+fp32, so "passes" means: looks the same and is fast enough as it actually runs. The precision
+itself is chosen per machine by ``precision.py``.
 """
 from __future__ import annotations
 

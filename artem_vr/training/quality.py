@@ -34,8 +34,10 @@ NOISE_SIGMA = 2.0    # grey levels (of 255), steadiness
 STEADY_FRAMES = 10
 
 # a student passes when: A >= the teacher's own SHIFT_PX score, B mean <= 0.05 and worst style
-# <= 0.08, C >= 0.90, steadiness <= 0.5 of the full net's, speed >= 2.5x the full net's (CPU)
-BAR = {"embedding_mean": 0.05, "embedding_worst": 0.08, "texture": 0.90, "steadiness": 0.5, "speedup": 2.5}
+# <= 0.08, C >= 0.90, steadiness <= 1.0 of the full net's, speed >= 2.5x the full net's (CPU).
+# Steadiness was <= 0.5 until issue 30: the stabiliser now holds still scenes exactly (flicker
+# 0.000) and pans at 0.12-0.35 of unstabilised, so a net need only be no noisier than the full one.
+BAR = {"embedding_mean": 0.05, "embedding_worst": 0.08, "texture": 0.90, "steadiness": 1.0, "speedup": 2.5}
 
 
 def crop_margin(image: np.ndarray, margin: int = MARGIN) -> np.ndarray:
