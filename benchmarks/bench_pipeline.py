@@ -186,7 +186,7 @@ def run(engine, seconds, fps, size, slow_ms=None, stabilize=True):
     }
 
 
-def run_auto(engine, seconds, fps, size=(640, 360)):
+def run_auto(engine, seconds, fps, size=(640, 360), screen=False):
     """``--infer-size auto`` with a second process burning one core from half time on: the box
     chosen, inference fps and latency (from the pixels) in each half, and how soon the box came down."""
     import subprocess
@@ -200,7 +200,8 @@ def run_auto(engine, seconds, fps, size=(640, 360)):
     ctrl = DynamicResolution(floor, ceiling, None, start=start)
     pipe = LivePipeline(source, engine, display, Controls(Settings(0, strength=0.5, hud=False)), start,
                         upscale=False, model_name=engine.name, resolution=ctrl,
-                        guided_on_software=False)  # as artem-vr does for a camera on software GL
+                        # as artem-vr does on software GL: the guided pass for a screen, Catmull-Rom for a camera
+                        guided_on_software=screen)
     samples, hog = [], []
 
     def sample():
@@ -238,7 +239,7 @@ def run_auto(engine, seconds, fps, size=(640, 360)):
 
     before = [b for t, b, _ in samples if t < t_steal][-1]
     down = [t for t, b, _ in samples if t >= t_steal and px(b) < px(before)]
-    return {"source": f"{size[0]}x{size[1]} at {fps:g} fps", "budget_ms": round(ctrl.budget_ms() or 0, 2),
+    return {"source": f"{'screen' if screen else 'camera'}-like {size[0]}x{size[1]} at {fps:g} fps", "budget_ms": round(ctrl.budget_ms() or 0, 2),
             "before": half(samples[0][0] + seconds / 4, t_steal), "after": half(t_steal + 3.0, samples[-1][0]),
             "box_before_steal": list(before), "seconds_to_go_down": round(down[0] - t_steal, 2) if down else None,
             "changes": ctrl.changes, "infer_size_over_run": stats["infer_size_over_run"]}
@@ -285,6 +286,10 @@ def main() -> None:
     ap.add_argument("--infer-size", default="320x180",
                     help="320x180 (the fixed-size runs) or auto: a dynamic-resolution run with a second process "
                          "burning one core from half time on")
+    ap.add_argument("--source-size", default="640x360", help="auto: the source's frame size (default 640x360)")
+    ap.add_argument("--screen", action="store_true", help="auto: a screen source (guided upsampling on software GL)")
+    ap.add_argument("--backend", default="auto")
+    ap.add_argument("--precision", default="auto")
     ap.add_argument("--compositor", action="store_true",
                     help="only the compositor's cost per new picture: Catmull-Rom vs guided upsampling")
     args = ap.parse_args()
@@ -302,9 +307,11 @@ def main() -> None:
         return
     if args.infer_size == "auto":
         seconds = args.seconds or (20 if args.quick else 40)
-        engine = StyleEngine.load(args.model, device=args.device)
-        row = run_auto(engine, seconds, args.fps)
-        print(f"model {engine.name}, --infer-size auto, {row['source']}, budget {row['budget_ms']} ms, "
+        engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision)
+        w, h = (int(v) for v in args.source_size.split("x"))
+        row = run_auto(engine, seconds, args.fps, (w, h), screen=args.screen)
+        print(f"model {engine.name} ({engine.backend} {engine.precision}), --infer-size auto, {row['source']}, "
+              f"budget {row['budget_ms']} ms, "
               f"a core taken at {seconds / 2:.0f} s")
         for key in ("before", "after"):
             r = row[key]
@@ -315,7 +322,8 @@ def main() -> None:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
             Path(args.json).write_text(json.dumps({"machine": {"platform": platform.platform(),
                                                                "cpu_count": os.cpu_count()},
-                                                   "model": engine.name, "auto": row}, indent=2) + "\n")
+                                                   "model": engine.name, "backend": engine.backend,
+                                                   "precision": engine.precision, "auto": row}, indent=2) + "\n")
         return
     seconds = args.seconds or (10 if args.quick else 30)
     engine = StyleEngine.load(args.model, device=args.device)
