@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -242,6 +243,9 @@ def run_live(args) -> int:
         print(f"artem-vr: picked --source {spec}", flush=True)
         config = replace(config, source=spec)
     source = parse_source(config.source, offline=config.mode == "file", frames=config.frames)
+    if config.mode == "file" and config.frames is None and not hasattr(source, "path"):  # no end of its own
+        print(f"artem-vr: note: --source {config.source} has no end: writing {config.output} until Ctrl-C "
+              "(--frames N stops after N)", file=sys.stderr, flush=True)
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
                                  stabilize=config.stabilize, detail=config.detail))
     controls.paintings = list(config.style_dir or ())

@@ -250,3 +250,14 @@ def test_two_runs_never_mix_their_frames_and_replacing_is_said(tmp_path):
     for _ in range(2):
         proc = run_cli("stylize", ROCKET, "-o", tmp_path / "p.png", "--model", "fast")
     assert proc.returncode == 0 and "replaced the earlier file" in proc.stdout, proc.stdout
+
+
+def test_newcomers_mistakes_around_styles_and_outputs_are_one_clear_line(tmp_path):
+    (tmp_path / "paintings").mkdir()
+    Image.new("RGB", (40, 40), (30, 60, 200)).save(tmp_path / "paintings" / "blue.png")
+    cases = [(["stylize", ROCKET, "--style", "paintings"], "is a folder, not a painting"),
+             (["styles", "--sheet", "s.png", "--style-dir", ROCKET], "is a file, not a folder"),
+             (["--output", "o.mp4", "--style", "mosaic pastel"], "separate the parts of a blend with commas")]
+    for args, needle in cases:
+        assert needle in assert_one_line_error(run_cli(*args, cwd=tmp_path))
+    assert not [p for p in tmp_path.iterdir() if p.name != "paintings"]

@@ -145,6 +145,9 @@ def check_spec(spec: str) -> List[Tuple[str, float, bool]]:
         builtin = is_builtin_part(name)
         if not builtin:
             path = Path(name).expanduser()
+            if path.is_dir():
+                raise UsageError(f"style {name!r} is a folder, not a painting; name one image in it, or give "
+                                 f"the folder as --style-dir {name} (the window cycles it with , and .)")
             if not path.exists():
                 if path.suffix.lower() not in IMAGE_SUFFIXES and "/" not in name and "\\" not in name:
                     builtin_index(name)  # a mistyped name: "no style has that name; did you mean 'pastel'?"
@@ -207,6 +210,8 @@ def painting_files(folder, option: str = "--style-dir", notes=None) -> Tuple[str
     from ..stylize import STYLED
 
     path = Path(folder).expanduser()
+    if path.is_file():
+        raise InputError(f"{option} {folder} is a file, not a folder; one painting is --style {folder}")
     if not path.is_dir():
         raise InputError(f"{option} {folder}: no such folder")
     images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
