@@ -156,7 +156,7 @@ def test_fill_view_through_the_runtime(monado, picture, tmp_path):
     assert any(r["event"] == "request_exit" for r in records)
     rendered = [f for f in frames(records) if f["should_render"]]
     assert len(rendered) >= 150
-    assert all(f["layers"] == ["CompositionLayerProjection"] for f in rendered[1:])
+    assert all(f["layers"] == ["CompositionLayerProjection"] and f["views"] == [2] for f in rendered[1:])
 
     stats = json.loads(stats_path.read_text())
     assert stats["vr_api"] == "openxr" and stats["sink"] == "vr"
@@ -354,3 +354,16 @@ def test_a_stop_the_sink_did_not_ask_for_ends_the_loop(monado, monkeypatch):
         compositor.release()
         sink.close()
     assert sink.session is None and sink.instance is None
+
+
+def test_no_x_display_is_one_line_and_exit_2(monado, picture, tmp_path):
+    """The runtime runs but there is no X display for the GL context: one line, before a model loads."""
+    path, _ = picture
+    env = {k: v for k, v in monado.env.items() if k != "DISPLAY"}
+    proc = subprocess.run([sys.executable, "-m", "artem_vr", "--source", f"image:{path}", "--vr-api", "openxr",
+                           "--model", "full"], capture_output=True, text=True, timeout=60,
+                          env={**env, "ARTEM_VR_CACHE": str(tmp_path / "c")})
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "X display" in lines[0] and "--window" in lines[0], proc.stderr
+    assert not (tmp_path / "c").exists()

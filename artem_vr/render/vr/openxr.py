@@ -135,7 +135,7 @@ def runtime_status() -> str:
         return str(exc).split(";")[0]
     try:
         props = xr.get_instance_properties(instance)
-        runtime = f"{_text(props.runtime_name)} {_version(props.runtime_version)}"
+        runtime = _runtime_label(props)
         try:
             system = xr.get_system(instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
         except xr.FormFactorUnavailableError:
@@ -147,6 +147,12 @@ def runtime_status() -> str:
                 f"{views[0].recommended_image_rect_height}; {gl}")
     finally:
         xr.destroy_instance(instance)
+
+
+def _runtime_label(props) -> str:
+    """``"Monado(XRT) by Collabora et al '25.0.0+dfsg-2'"`` + its version, unless the name has it already."""
+    name, version = _text(props.runtime_name), _version(props.runtime_version)
+    return name if version in name else f"{name} {version}"
 
 
 def _version(v) -> str:
@@ -235,10 +241,13 @@ class OpenXRSink(HeadsetSink):
         self.instance, offered, self.extensions = _create_instance(xr, wanted)
         try:
             props = xr.get_instance_properties(self.instance)
-            self.runtime = f"{_text(props.runtime_name)} {_version(props.runtime_version)}"
+            self.runtime = _runtime_label(props)
             if GL_EXT not in offered:
                 raise VrError(f"the OpenXR runtime {self.runtime} offers no OpenGL (XR_KHR_opengl_enable), which "
                               f"artem-vr draws with; try SteamVR or Meta Quest Link's runtime, or {HINT}")
+            if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+                raise VrError("OpenXR through OpenGL needs an X display here (DISPLAY is unset; XWayland counts); "
+                              f"run it from your desktop session, or {HINT}")
             try:
                 self.system = xr.get_system(self.instance,
                                             xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
@@ -311,23 +320,22 @@ class OpenXRSink(HeadsetSink):
             pass
 
     def _graphics_binding(self):
+        """XR_KHR_opengl_enable's binding for the glfw window's context: WGL on Windows, GLX (Xlib)
+        on Linux. Handles are cast to the pointer types pyopenxr declares for them."""
         import glfw
 
         xr = self.xr
-        if sys.platform == "win32":  # pragma: no cover - not testable here
+        if sys.platform == "win32":  # pragma: no cover - not run here
+            cls = xr.GraphicsBindingOpenGLWin32KHR
             hwnd = glfw.get_win32_window(self._window)
-            return xr.GraphicsBindingOpenGLWin32KHR(h_dc=ctypes.windll.user32.GetDC(hwnd),
-                                                    h_glrc=glfw.get_wgl_context(self._window))
+            return cls(h_dc=_handle(cls, "h_dc", ctypes.windll.user32.GetDC(hwnd)),
+                       h_glrc=_handle(cls, "h_glrc", glfw.get_wgl_context(self._window)))
         if not hasattr(glfw, "get_glx_context"):
             raise VrError(f"OpenXR needs an X11 (GLX) OpenGL context on Linux and glfw has none here; {HINT}")
-        fields = dict(xr.GraphicsBindingOpenGLXlibKHR._fields_)  # pointer types from PyOpenGL's GLX
-
-        def pointer(value, name):
-            return ctypes.cast(ctypes.c_void_p(value), fields[name])
-
-        return xr.GraphicsBindingOpenGLXlibKHR(x_display=pointer(glfw.get_x11_display(), "x_display"),
-                                               glx_drawable=int(glfw.get_glx_window(self._window)),
-                                               glx_context=pointer(glfw.get_glx_context(self._window), "glx_context"))
+        cls = xr.GraphicsBindingOpenGLXlibKHR
+        return cls(x_display=_handle(cls, "x_display", glfw.get_x11_display()),
+                   glx_drawable=int(glfw.get_glx_window(self._window)),
+                   glx_context=_handle(cls, "glx_context", glfw.get_glx_context(self._window)))
 
     def _make_current(self) -> None:
         """Some runtimes leave another GL context current after their calls (SteamVR on Linux)."""
@@ -525,6 +533,7 @@ class OpenXRSink(HeadsetSink):
         self._last_display_time = frame.predicted_display_time
         self._trace.write(event="frame", n=self.frames_waited, should_render=bool(frame.should_render),
                           layers=[type(layer).__name__ for layer in layers],
+                          views=[int(getattr(layer, "view_count", 1)) for layer in layers],
                           display_time=int(frame.predicted_display_time), ahead_ms=ahead,
                           head=self._head_trace)
         self._show_mirror(compositor, self._mirror_texture)
@@ -680,6 +689,14 @@ class OpenXRSink(HeadsetSink):
             "display_ahead_ms": percentiles(self.display_ahead_ms),
             "frame_period_ms": percentiles(self.frame_period_ms),
             "states": self.states, "stop": self.stop_reason}}
+
+
+def _handle(struct, field: str, value):
+    """A native handle (an int from glfw/ctypes) as the ctypes type ``struct.field`` declares."""
+    kind = dict(struct._fields_)[field]
+    if isinstance(value, int) or value is None:
+        value = ctypes.c_void_p(value)
+    return ctypes.cast(value, kind) if issubclass(kind, (ctypes._Pointer, ctypes.c_void_p)) else kind(value.value)
 
 
 def _restart_syscalls_after_signals() -> None:
