@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 import threading
 from pathlib import Path
 
@@ -207,8 +206,10 @@ def make_sink(config: LiveConfig, controls, source):
         from .capture.media import VideoSource
 
         media = source if isinstance(source, VideoSource) else None
+        endless = config.frames is None and not hasattr(source, "path")  # demo, camera, screen: no end of their own
         return FileSink(config.output, size=config.size, hud=config.hud, media=media, progress=True,
-                        total=_frames_expected(config, source, media))
+                        total=_frames_expected(config, source, media),
+                        until=f"--source {config.source} has no end" if endless else None)
     from .render.vr import make_vr_sink
 
     return make_vr_sink(controls, config.vr_api, view=config.vr_view, mirror=config.mirror,
@@ -243,9 +244,6 @@ def run_live(args) -> int:
         print(f"artem-vr: picked --source {spec}", flush=True)
         config = replace(config, source=spec)
     source = parse_source(config.source, offline=config.mode == "file", frames=config.frames)
-    if config.mode == "file" and config.frames is None and not hasattr(source, "path"):  # no end of its own
-        print(f"artem-vr: note: --source {config.source} has no end: writing {config.output} until Ctrl-C "
-              "(--frames N stops after N)", file=sys.stderr, flush=True)
     controls = Controls(Settings(config.style, config.strength, config.preserve_color, config.hud,
                                  stabilize=config.stabilize, detail=config.detail))
     controls.paintings = list(config.style_dir or ())

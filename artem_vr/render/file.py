@@ -26,7 +26,7 @@ class FileSink(Sink):
     every_frame = True
 
     def __init__(self, path, size: Optional[Size] = None, fps: Optional[float] = None, hud: bool = False,
-                 media=None, progress: bool = False, total: Optional[int] = None):
+                 media=None, progress: bool = False, total: Optional[int] = None, until: Optional[str] = None):
         from ..video import VIDEO_OUT_SUFFIXES
 
         self.path = Path(path)
@@ -53,6 +53,7 @@ class FileSink(Sink):
         self.failed = False  # the run ended in an error: remove the partial file
         # a progress bar on stderr when it is a terminal, as `stylize` shows (``total``: frames expected)
         self.progress, self.total, self._bar = progress, total, None
+        self.until = until  # why the run only ends on Ctrl-C: said once the first frame is there
         self._earlier = self.video and self.path.is_file()  # a file from an earlier run: replaced, and said so
         self._staging: Optional[Path] = None  # a folder run's frames, moved in when the run is done
 
@@ -82,6 +83,9 @@ class FileSink(Sink):
             except OSError as exc:
                 raise InputError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
             self._staging = staging
+        if self.until:
+            print(f"artem-vr: note: {self.until}: writing {self.path} until Ctrl-C (--frames N stops after N)",
+                  file=sys.stderr, flush=True)
         self._start_progress()
         return self.ctx
 
