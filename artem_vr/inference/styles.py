@@ -56,6 +56,8 @@ def builtin_index(text: str) -> int:
     except KeyError:
         import difflib
 
+        if _is_number(text):  # "-3", "25.5": meant as an index
+            raise UsageError(f"style index must be a whole number from 0 to {len(STYLE_NAMES) - 1}, got {text}") from None
         words = text.lower().replace(";", " ").split()
         if len(words) > 1 and all(is_builtin_part(w.partition(":")[0]) for w in words):  # "mosaic pastel"
             raise UsageError(f"bad style spec {text!r}: separate the parts of a blend with commas, e.g. "

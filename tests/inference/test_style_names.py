@@ -85,6 +85,8 @@ def test_each_part_of_a_blend_gets_its_own_diagnosis(tmp_path, monkeypatch):
         "a.png:0.5,b.png:0.5": "file not found: b.png",
         "mosaic:0.5,b.png:0.5": "file not found: b.png",
         "starry.jpg": "the built-in style is --style starry",
+        "mosaic:0.5,-3": "style index must be a whole number from 0 to 25, got -3",
+        "25.5": "whole number",
     }
     for spec, message in cases.items():
         with pytest.raises(ArtemError, match=re.escape(message)):
