@@ -48,7 +48,7 @@ def test_doctor_prints_one_line_per_check():
     proc = run_cli("doctor", env={"DISPLAY": os.environ.get("DISPLAY", "")})
     assert proc.returncode == 0
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names == ["python", "torch", "models", "opengl", "display", "monitors", "cameras", "openxr", "vr"]
+    assert names == ["python", "torch", "models", "inference", "opengl", "display", "monitors", "cameras", "openxr", "vr"]
 
 
 def test_importing_the_package_loads_no_gl_window_or_model():
