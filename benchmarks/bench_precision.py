@@ -117,6 +117,7 @@ def main() -> None:
     result["live_640x360"] = {k: {kk: vv for kk, vv in v.items() if kk != "ms"} for k, v in r640.items()}
     goals["live default at 640x360 fps (>= 60)"] = r640["live default"]["fps"]
     result["goals"] = goals
+    result["load_average_1_5_15_at_end"] = [round(v, 2) for v in os.getloadavg()]
     if not args.quick:
         result["looks_same_live_default_vs_full_fp32"] = looks_same(rounds)
     for section in ("live_320x180", "api_320x180_photo", "live_640x360"):
@@ -144,7 +145,8 @@ def machine() -> dict:
 
     return {"cpu": cpu_fingerprint(), "platform": platform.platform(), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__, "openvino": ovb.version(),
-            "openvino_capabilities": list(ovb.cpu_capabilities())}
+            "openvino_capabilities": list(ovb.cpu_capabilities()),
+            "load_average_1_5_15_at_start": [round(v, 2) for v in os.getloadavg()]}
 
 
 if __name__ == "__main__":

@@ -284,6 +284,10 @@ class StyleEngine:
         if not image.flags.writeable:  # e.g. np.asarray(PIL image); torch wants writable memory
             image = image.copy()
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255.0
+        prepare = getattr(self._forward, "prepare", None)
+        if prepare is not None:  # files and the API: this size's own compilation, never the stand-in
+            h, w = image.shape[:2]
+            prepare([(h + (-h) % 4, w + (-w) % 4)], wait=True)
         out = self.stylize_tensor(x, style, strength, preserve_color)
         return to_uint8(out)[0]
 
