@@ -323,9 +323,11 @@ def dynamic_resolution(config, device, offline: bool, sink):
         return None
     floor, ceiling, start = AUTO_CUDA if device.type == "cuda" else AUTO_CPU
     budget = config.budget_ms
-    if budget is None and config.mode == "vr":
-        # the display never waits for inference; in VR the inference gets half of each headset frame,
-        # so that the compositor's two eyes and the runtime's reprojection always have the other half
+    if budget is None and config.mode == "vr" and device.type == "cuda":
+        # the display never waits for inference; on a GPU that also draws the headset's frames the
+        # inference gets half of each headset frame, so that the compositor's two eyes and the runtime's
+        # reprojection always have the other half. On the CPU the net does not share the GPU: the
+        # source's period is the budget, as in a window (half a 90 Hz frame pinned it at the 192x108 floor)
         budget = 0.5 * 1000.0 / (getattr(sink, "refresh_hz", None) or 90.0)
     return DynamicResolution(floor, ceiling, budget, start=start)  # None: the pipeline sets the source's period
 

@@ -5,6 +5,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from artem_vr.capture.base import Source
@@ -137,3 +138,20 @@ def test_hud_shows_the_auto_size_range():
                       auto="auto 192x108-640x360, 3 changes")
     assert "448x252 (auto 192x108-640x360, 3 changes)" in lines[2]
     assert "320x180 (auto)" in hud_lines(Settings(3), 30, 1, 20, 30, 60, 50, "cpu", (320, 180), auto=True)[2]
+
+
+def test_vr_budget_is_half_a_headset_frame_on_cuda_and_the_source_period_on_the_cpu():
+    # On the CPU the net does not share the GPU that draws the eyes: half a 90 Hz frame (5.6 ms) pinned
+    # the OpenXR run on Monado at the 192x108 floor. On CUDA it gets half of each headset frame.
+    from types import SimpleNamespace
+
+    import torch
+
+    from artem_vr.live import dynamic_resolution
+
+    config = SimpleNamespace(infer_size="auto", budget_ms=None, mode="vr")
+    sink = SimpleNamespace(refresh_hz=120.0)
+    assert dynamic_resolution(config, torch.device("cpu"), False, sink).budget_ms() is None
+    assert dynamic_resolution(config, torch.device("cuda"), False, sink).budget_ms() == pytest.approx(1000 / 240)
+    config.budget_ms = 20.0
+    assert dynamic_resolution(config, torch.device("cpu"), False, sink).budget_ms() == 20.0
