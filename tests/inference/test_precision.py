@@ -31,7 +31,7 @@ def pictures():
     from artem_vr.training.data import synthetic_screen
 
     def fit(img):  # into 320x180, aspect kept, as the live worker does
-        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+        t = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255.0
         h, w = img.shape[:2]
         s = min(320 / w, 180 / h)
         return torch.nn.functional.interpolate(t, size=(round(h * s), round(w * s)), mode="area")
