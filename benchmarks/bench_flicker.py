@@ -151,6 +151,7 @@ def main() -> None:
     ap.add_argument("--json", help="write results here")
     ap.add_argument("--picture", help="write a raw-vs-stabilised strip (JPEG) here")
     ap.add_argument("--models", default="full,balanced", help="nets to measure (default full,balanced)")
+    ap.add_argument("--precision", default="auto", help="auto (as live: bf16 where the CPU has it), fp32 or bf16")
     ap.add_argument("--styles", help="comma-separated style indices (default: eval_fast's ten, quick: 3,13)")
     ap.add_argument("--frames", type=int, default=None)
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -165,7 +166,8 @@ def main() -> None:
                            "torch": torch.__version__},
                "size": list(SIZE), "frames": frames, "styles": list(styles), "rows": []}
     for model in args.models.split(","):
-        engine = StyleEngine.load(model, device="cpu")
+        engine = StyleEngine.load(model, device="cpu", precision=args.precision)
+        results.setdefault("engines", {})[model] = f"{engine.backend} {engine.precision}"
         for kind, seq in seqs:
             for style in styles:
                 raw, stab = run_sequence(engine, seq, style, Stabilizer(**kwargs))
