@@ -58,8 +58,14 @@ def test_style_dir_cycles_with_comma_and_period(art):
     assert c.settings.style == 3
 
 
-def test_worker_switches_nets_with_the_style(full_engine, art):
+def test_worker_switches_nets_with_the_style(_cache_dir, art):
     from skimage import data
+
+    from artem_vr import StyleEngine
+
+    # fp32 asked for by name: the arbitrary net the worker loads takes the same precision, so it matches
+    # the float reference to a level (auto may pick bf16 on a CPU that has it, 7 levels away)
+    full_engine = StyleEngine.load("full", device="cpu", precision="fp32")
 
     photo = np.ascontiguousarray(data.astronaut()[:96, :128])
     cap, out = LatestSlot(), LatestSlot()
