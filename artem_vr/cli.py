@@ -12,7 +12,7 @@ from typing import List, Optional
 from . import __version__
 from .errors import ArtemError, Terminated, UsageError
 from .options import (DEFAULT_STYLE, _add_engine_options, _add_model_options, parse_size,  # noqa: F401 (re-exported)
-                      quiet_torch_threads, resolve_style_arg)
+                      quiet_torch_threads, refuse_writing_over, resolve_style_arg, style_files)
 
 SUBCOMMANDS = ("stylize", "styles", "doctor", "distill")
 
@@ -63,6 +63,8 @@ def cmd_stylize(argv: List[str]) -> int:
     style = resolve_style_arg(args)  # a bad spec or painting fails before the model loads
     notes: List[str] = []
     jobs = plan_jobs(args.inputs, args.output, notes)  # every input checked before anything is written
+    refuse_writing_over([("output", str(job.dst)) for job in jobs],
+                        [("--style painting", str(p)) for p in style_files(args.style)])
     terminate_on_sigterm()
     engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision,
                               infer_size=(1280, 720))  # files: measured at the larger size class

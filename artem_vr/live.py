@@ -169,8 +169,19 @@ def _refuse_inapplicable(args, mode: str) -> None:
         if vr_only:
             where = {"window": "--window", "file": "--output", "virtualcam": "--virtualcam alone"}[mode]
             raise UsageError(f"{vr_only[0]} is for the VR headset, not {where}")
-    if args.record and args.output and Path(args.record).expanduser().resolve() == Path(args.output).expanduser().resolve():
-        raise UsageError("--record and --output name the same file")
+    _refuse_clobbering(args)
+
+
+def _refuse_clobbering(args) -> None:
+    """No output file (--output, --record, --stats) is written over an input (the source file, a
+    painting of --style) or over another output."""
+    from .options import refuse_writing_over, style_files
+
+    kind, _, rest = (args.source or "").partition(":")
+    inputs = [("source", rest)] if kind.strip().lower() in ("video", "image") and rest else []
+    inputs += [("--style painting", str(p)) for p in style_files(args.style)]
+    output = args.output if args.output and Path(args.output).suffix and not Path(args.output).is_dir() else None
+    refuse_writing_over([("--output", output), ("--record", args.record), ("--stats", args.stats)], inputs)
 
 
 def _style_value(spec: str):

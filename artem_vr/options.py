@@ -101,3 +101,36 @@ def resolve_style_arg(args):
                          f"not the built-in style {args.style!r}")
     style_weights(args.style)
     return args.style
+
+
+def style_files(spec) -> list:
+    """The painting files a ``--style`` spec names (``a.jpg:0.7,b.png:0.3`` -> both paths), for the
+    check that no output is written over them; built-in styles name none."""
+    from pathlib import Path
+
+    from .inference.styles import is_painting_spec, painting_parts
+
+    if not isinstance(spec, str) or not is_painting_spec(spec):
+        return []
+    return [Path(p).expanduser() for p, _ in painting_parts(spec) if Path(p).expanduser().is_file()]
+
+
+def refuse_writing_over(outputs, inputs) -> None:
+    """One line (UsageError) when an output file would be written over an input file or over another
+    output: ``outputs`` and ``inputs`` are ``(label, path)`` pairs, e.g. ``("--stats", "x.mp4")``.
+    Paths are compared as resolved paths (the files need not exist yet)."""
+    from pathlib import Path
+
+    def key(path):
+        return Path(path).expanduser().resolve()
+
+    outs = [(label, key(path), path) for label, path in outputs if path]
+    for label, path in inputs:
+        if path:
+            clash = next((o for o in outs if o[1] == key(path)), None)
+            if clash is not None:
+                raise UsageError(f"{clash[0]} {clash[2]} would overwrite the {label} {path}; choose another name")
+    for i, (label, k, path) in enumerate(outs):
+        for other_label, other_k, _ in outs[i + 1:]:
+            if k == other_k:
+                raise UsageError(f"{label} and {other_label} name the same file {path}; choose another name")

@@ -261,3 +261,31 @@ def test_newcomers_mistakes_around_styles_and_outputs_are_one_clear_line(tmp_pat
     for args, needle in cases:
         assert needle in assert_one_line_error(run_cli(*args, cwd=tmp_path))
     assert not [p for p in tmp_path.iterdir() if p.name != "paintings"]
+
+
+def test_no_output_is_written_over_an_input_or_another_output(tmp_path):
+    """--stats, --record, --output and stylize -o never replace the source, a --style painting or each
+    other (a fresh user's --stats r1.png turned the source photo into JSON; --record over the source
+    video replaced it): one line, exit 2, every file unchanged."""
+    photo = tmp_path / "r1.png"
+    painting = tmp_path / "sty.png"
+    Image.fromarray((np.random.default_rng(0).random((90, 120, 3)) * 255).astype(np.uint8)).save(photo)
+    Image.fromarray((np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)).save(painting)
+    before = {p: p.read_bytes() for p in (photo, painting)}
+    frames = ("--output", tmp_path / "q", "--frames", "1", "--model", "fast")
+    cases = [
+        (("--source", f"image:{photo}", "--stats", photo, *frames), "would overwrite the source"),
+        (("--source", f"image:{photo}", "--record", photo, *frames), "would overwrite the source"),
+        (("--source", f"image:{photo}", "--style", painting, "--stats", painting, *frames[:4]),
+         "would overwrite the --style painting"),
+        (("--source", "demo", "--frames", "2", "--output", tmp_path / "x.mp4", "--stats", tmp_path / "x.mp4"),
+         "--output and --stats name the same file"),
+        (("--source", "demo", "--frames", "2", "--output", tmp_path / "q", "--record", tmp_path / "y.mp4",
+          "--stats", tmp_path / "y.mp4"), "--record and --stats name the same file"),
+        (("stylize", photo, "-o", painting, "--style", painting), "would overwrite the --style painting"),
+    ]
+    for args, words in cases:
+        line = assert_one_line_error(run_cli(*args))
+        assert words in line, (args, line)
+    assert {p: p.read_bytes() for p in (photo, painting)} == before
+    assert not (tmp_path / "q").exists() and not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
