@@ -289,3 +289,35 @@ def test_no_output_is_written_over_an_input_or_another_output(tmp_path):
         assert words in line, (args, line)
     assert {p: p.read_bytes() for p in (photo, painting)} == before
     assert not (tmp_path / "q").exists() and not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_a_picture_the_gl_driver_cannot_make_is_one_error_and_a_failed_run_leaves_no_new_folder(tmp_path):
+    """Under a memory limit llvmpipe refused the 4503x3000 framebuffer (a traceback, exit 1, an empty
+    output folder left): now a DeviceError (one line, exit 2), and the folder the run made is removed."""
+    import moderngl
+    import pytest
+
+    from artem_vr.errors import DeviceError
+    from artem_vr.render.compositor import Compositor
+
+    sink = FileSink(tmp_path / "new" / "frames")
+    ctx = sink.open((64, 48))
+    comp = Compositor(ctx)
+
+    def refuse(*args, **kwargs):
+        raise moderngl.Error("the framebuffer is not complete (UNSUPPORTED)")
+
+    comp.ctx = type("Refusing", (), {"texture": staticmethod(refuse), "framebuffer": staticmethod(refuse)})()
+    with pytest.raises(DeviceError, match="could not make a 4503x3000 picture"):
+        comp._content_target((4503, 3000))
+    sink.failed = True
+    sink.close()
+    assert not (tmp_path / "new" / "frames").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("x")
+    sink = FileSink(kept)
+    sink.open((64, 48))
+    sink.failed = True
+    sink.close()
+    assert sorted(p.name for p in kept.iterdir()) == ["mine.txt"]  # a folder that was there stays

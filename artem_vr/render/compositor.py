@@ -190,8 +190,16 @@ class Compositor:
 
     def _content_target(self, size: Size):
         if self._content is None or self._content[1].size != size:
-            tex = self._replace("content-tex", self.ctx.texture(size, 3))
-            fbo = self._replace("content-fbo", self.ctx.framebuffer(color_attachments=[tex]))
+            import moderngl
+
+            try:
+                tex = self._replace("content-tex", self.ctx.texture(size, 3))
+                fbo = self._replace("content-fbo", self.ctx.framebuffer(color_attachments=[tex]))
+            except moderngl.Error as exc:  # the driver could not allocate it: out of (GPU) memory, mostly
+                from ..errors import DeviceError
+
+                raise DeviceError(f"the GL driver could not make a {size[0]}x{size[1]} picture ({exc}); "
+                                  "free some memory or use a smaller --size / --infer-size") from None
             self._content = (fbo, tex)
         return self._content
 

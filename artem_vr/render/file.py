@@ -76,6 +76,7 @@ class FileSink(Sink):
             self._writer = VideoWriter(self.path, self.size, rate=float(self.fps or 30.0), audio_from=audio,
                                        audio_origin=getattr(media, "origin", 0.0) or 0.0)
         else:
+            self._made_folder = not self.path.exists()  # a failed run removes a folder it made, if empty
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
                 staging = self.path / f".partial.{os.getpid()}"
@@ -158,6 +159,11 @@ class FileSink(Sink):
                   f"frame{'' if self.written == 1 else 's'}{replaced})", flush=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            if (self.failed or not self.written) and getattr(self, "_made_folder", False):
+                try:
+                    self.path.rmdir()  # only when empty: nothing of anyone's is removed
+                except OSError:
+                    pass
 
 
 def frame_name(index: int) -> str:
