@@ -124,12 +124,18 @@ def refuse_writing_over(outputs, inputs) -> None:
     def key(path):
         return Path(path).expanduser().resolve()
 
+    def same(a, b) -> bool:  # the same path, or one file under two names (a hard link)
+        try:
+            return key(a) == key(b) or os.path.samefile(Path(a).expanduser(), Path(b).expanduser())
+        except OSError:
+            return False
+
     outs = [(label, key(path), path) for label, path in outputs if path]
     for label, path in inputs:
         if path:
-            clash = next((o for o in outs if o[1] == key(path)), None)
+            clash = next((o for o in outs if same(o[2], path)), None)
             if clash is not None:
-                raise UsageError(f"{clash[0]} {clash[2]} would overwrite the {label} {path}; choose another name")
+                raise UsageError(f"{clash[0]} {clash[2]} is the {label} itself ({path}); choose another name")
     for i, (label, k, path) in enumerate(outs):
         for other_label, other_k, _ in outs[i + 1:]:
             if k == other_k:

@@ -274,15 +274,15 @@ def test_no_output_is_written_over_an_input_or_another_output(tmp_path):
     before = {p: p.read_bytes() for p in (photo, painting)}
     frames = ("--output", tmp_path / "q", "--frames", "1", "--model", "fast")
     cases = [
-        (("--source", f"image:{photo}", "--stats", photo, *frames), "would overwrite the source"),
-        (("--source", f"image:{photo}", "--record", photo, *frames), "would overwrite the source"),
+        (("--source", f"image:{photo}", "--stats", photo, *frames), "is the source itself"),
+        (("--source", f"image:{photo}", "--record", photo, *frames), "is the source itself"),
         (("--source", f"image:{photo}", "--style", painting, "--stats", painting, *frames[:4]),
-         "would overwrite the --style painting"),
+         "is the --style painting itself"),
         (("--source", "demo", "--frames", "2", "--output", tmp_path / "x.mp4", "--stats", tmp_path / "x.mp4"),
          "--output and --stats name the same file"),
         (("--source", "demo", "--frames", "2", "--output", tmp_path / "q", "--record", tmp_path / "y.mp4",
           "--stats", tmp_path / "y.mp4"), "--record and --stats name the same file"),
-        (("stylize", photo, "-o", painting, "--style", painting), "would overwrite the --style painting"),
+        (("stylize", photo, "-o", painting, "--style", painting), "is the --style painting itself"),
     ]
     for args, words in cases:
         line = assert_one_line_error(run_cli(*args))
