@@ -281,6 +281,15 @@ class StyleEngine:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
             raise InputError(f"stylize takes an (H, W, 3) uint8 RGB array, got {desc}")
+        fast = getattr(self._forward, "stylize_uint8", None)
+        if fast is not None and check_strength(strength) == 1.0 and not preserve_color:
+            # OpenVINO: bytes in and out of one compiled graph, no torch op (openvino_backend.py)
+            h, w = image.shape[:2]
+            if min(h, w) < MIN_SIDE:
+                raise InputError(f"image is {w}x{h}; both sides need at least {MIN_SIDE} px")
+            weights = style if isinstance(style, torch.Tensor) else self.weights(style)
+            with self._lock:
+                return fast(image, weights)
         if not image.flags.writeable:  # e.g. np.asarray(PIL image); torch wants writable memory
             image = image.copy()
         x = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float() / 255.0

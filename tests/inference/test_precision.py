@@ -86,6 +86,30 @@ def test_openvino_fp32_matches_onnxruntime_and_compiles_sizes_in_background():
 
 
 @needs_openvino
+def test_pictures_run_bytes_to_bytes_through_one_openvino_graph():
+    """StyleEngine.stylize on OpenVINO runs the uint8 form of the graph (conversion, phase shuffle
+    and rounding compiled in): the same bytes as the tensor path in fp32, odd sizes padded and
+    cropped the same way; strength and preserve_color keep the tensor path."""
+    from skimage import data
+
+    from artem_vr.inference.engine import to_uint8
+
+    img = np.ascontiguousarray(data.coffee()[:181, :323])  # odd: padded to 184x324, cropped back
+    ov = StyleEngine.load("fast", device="cpu", backend="openvino", precision="fp32")
+    out = ov.stylize(img, 3)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert (184, 324) in ov._forward.compiled_sizes("uint8")
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
+    ref = to_uint8(ov.stylize_tensor(x, ov.weights(3)))[0]
+    diff = np.abs(out.astype(int) - ref)
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3  # fp32 rounding order only
+    assert np.abs(out.astype(int) - img).mean() > 20  # stylized, not the photo back
+    half = ov.stylize(img, 3, strength=0.5)  # the tensor path: a lerp towards the photo
+    assert np.abs(half.astype(int) - (img.astype(int) + ref) / 2).max() <= 1
+    assert (184, 324) in ov._forward.compiled_sizes("float")
+
+
+@needs_openvino
 def test_choice_is_measured_once_and_remembered(tmp_path, monkeypatch):
     monkeypatch.setenv("ARTEM_VR_CACHE", str(tmp_path))
     net = StyleEngine.load("fast", device="cpu", backend="torch").generator
