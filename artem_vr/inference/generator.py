@@ -300,8 +300,22 @@ class PhaseNorm(nn.Module):
         self.eps = eps
         _style_params(self, num_styles, channels * 4, bias)
 
+    # True while exporting a graph (onnx_backend.export_onnx): the statistics are then taken per
+    # phase channel and averaged over each group's four phases on (B, 4C, 1, 1) tensors, so the
+    # graph never reshapes the map itself; group_norm's reshape made OpenVINO reorder each
+    # expanding layer's map to a plain layout and back (balanced, bf16, 320x180, 2 cores: 4.38 ->
+    # 4.27 ms a frame). Equal to group_norm: the four phases hold equally many pixels.
+    graph_form = False
+
     def forward(self, x: torch.Tensor, style) -> torch.Tensor:
         gamma, beta = (t.to(x.dtype) for t in _affine(self, style))
+        if self.graph_form:
+            b, c4 = x.shape[:2]
+            group = lambda t: t.reshape(b, c4 // 4, 4).mean(-1, keepdim=True).expand(b, c4 // 4, 4) \
+                .reshape(b, c4, 1, 1)  # noqa: E731  (each channel's mean over its group's four phases)
+            d = x - group(x.mean((2, 3), keepdim=True))
+            scale = torch.rsqrt(group((d * d).mean((2, 3), keepdim=True)) + self.eps)
+            return d * (scale * gamma[:, :, None, None]) + beta[:, :, None, None]
         x = F.group_norm(x, self.channels, eps=self.eps)
         return x * gamma[:, :, None, None] + beta[:, :, None, None]
 

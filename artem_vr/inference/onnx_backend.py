@@ -16,17 +16,18 @@ import hashlib
 import io
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import UsageError
-from .generator import PackedStyle, StyleGenerator, affine_bias, affine_table
+from .generator import PackedStyle, PhaseNorm, StyleGenerator, affine_bias, affine_table
 from .weights import cache_dir
 
 # bump when the exported graph changes shape (inputs/outputs), so stale cached files are not reused
-GRAPH_VERSION = "packed-affine-phases-1"
+GRAPH_VERSION = "packed-affine-phases-2"  # 2: PhaseNorm.graph_form
 
 
 def _weights_digest(generator: StyleGenerator) -> str:
@@ -59,12 +60,25 @@ def export_onnx(generator: StyleGenerator) -> bytes:
     x = torch.rand(1, 3, 64, 64)
     affine = torch.full((1, generator.num_styles), 1.0 / generator.num_styles) @ model.table
     buf = io.BytesIO()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _graph_form(generator):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (x, affine), buf, input_names=["image", "affine"], output_names=["stylized"],
                           dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}},
                           opset_version=17, dynamo=False)
     return buf.getvalue()
+
+
+@contextmanager
+def _graph_form(generator: StyleGenerator):
+    """Phase norms in their graph form (``PhaseNorm.graph_form``) while the graph is traced."""
+    norms = [m for m in generator.modules() if isinstance(m, PhaseNorm)]
+    for m in norms:
+        m.graph_form = True
+    try:
+        yield
+    finally:
+        for m in norms:
+            m.graph_form = False
 
 
 def graph_file(generator: StyleGenerator) -> Path:
