@@ -95,6 +95,7 @@ class ReadbackDisplay(Sink):
         self.latencies, self.decoded, self.failed = [], set(), 0
         self.latency_times = []  # when each latency was measured (perf_counter s)
         self._last_code, self._next = None, 0.0
+        self._drawn, self.drew = None, False  # the compositor version on screen
 
     def open(self, content_size):
         self.target = OffscreenTarget(self.size)
@@ -105,6 +106,12 @@ class ReadbackDisplay(Sink):
         if now < self._next:
             time.sleep(self._next - now)
         self._next = max(self._next + 1 / self.rate, time.perf_counter())
+        if compositor.texture is not None and compositor.version == self._drawn:
+            # the same picture: the window (render/window.py) redraws nothing then, and neither does
+            # this display (redrawing and reading back every tick took a core of software GL)
+            self.drew = False
+            return True
+        self._drawn, self.drew = compositor.version, True
         compositor.render(self.target.fbo, self.size, flip_y=False, hud=False)
         pixels = self.target.read()
         t = time.perf_counter()
