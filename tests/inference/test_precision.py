@@ -110,6 +110,29 @@ def test_pictures_run_bytes_to_bytes_through_one_openvino_graph():
 
 
 @needs_openvino
+def test_a_style_held_for_frames_is_compiled_in_and_a_new_style_is_not_missed():
+    """Live frames with one style: after BAKE_AFTER calls that style's norm parameters are compiled
+    in (in the background); the result is the same function, and the next style is not painted
+    with the old one's parameters."""
+    ov = StyleEngine.load("fast", device="cpu", backend="openvino", precision="fp32")
+    fwd = ov._forward
+    fwd.prepare([(92, 164)], wait=True)
+    x = torch.rand(1, 3, 92, 164)
+    ref3, ref7 = ov.stylize_tensor(x, 3), ov.stylize_tensor(x, 7)  # through the affine input
+    for _ in range(ovb.BAKE_AFTER):
+        ov.stylize_tensor(x, 3)
+    with fwd._done:
+        assert fwd._done.wait_for(lambda: not fwd._pending, timeout=60)
+    assert fwd.baked_styles() == [(92, 164)]
+    baked = ov.stylize_tensor(x, 3)
+    assert pol.psnr(baked, ref3) > 80  # the same function (fp32)
+    assert pol.psnr(ov.stylize_tensor(x, 7), ref7) > 80  # another style: not the baked one
+    assert pol.psnr(ref7, ref3) < 30  # (and the two styles do differ)
+    half = ov.stylize_tensor(x, "3:0.5,7:0.5")  # a blend is a style of its own
+    assert pol.psnr(half, ref3) < 40 and pol.psnr(half, ref7) < 40
+
+
+@needs_openvino
 def test_choice_is_measured_once_and_remembered(tmp_path, monkeypatch):
     monkeypatch.setenv("ARTEM_VR_CACHE", str(tmp_path))
     net = StyleEngine.load("fast", device="cpu", backend="torch").generator
