@@ -15,8 +15,8 @@ OpenMP threads busy-wait after each parallel op and took the cores from the Open
 followed (balanced, bf16, 320x180, 2 cores, a script that sets nothing: ``StyleEngine.stylize``
 8.8 ms a picture against 4.5 ms for the net alone).
 
-A live feed keeps one style for many frames: after ``BAKE_AFTER`` calls with the same style and
-size, that style's norm parameters are compiled in as constants (in the background, the graph
+A live feed (or a video, or a script's loop) keeps one style for many frames: after ``BAKE_AFTER``
+calls in a row with the same style and size, that style's norm parameters are compiled in as constants (in the background, the graph
 with the ``affine`` input serving meanwhile), so OpenVINO fuses each instance norm's scale and
 shift into it (balanced, bf16, 320x180, 2 cores: 4.20 -> 4.00 ms a frame; full 8.96 -> 8.48).
 
@@ -121,9 +121,9 @@ class OpenVinoGenerator:
         # (h, w, io) -> infer request; io: "float" (the live path's tensors) or "uint8" (stylize_uint8)
         self._compiled: "OrderedDict[Tuple[int, int, str], object]" = OrderedDict()
         self._pending: set = set()
-        # (h, w, style's packed affine as bytes) -> infer request of the graph with that style baked in
-        self._baked: "OrderedDict[Tuple[int, int, bytes], object]" = OrderedDict()
-        self._streak = (None, 0)  # (h, w, affine bytes) of the last call, and how many calls in a row
+        # (h, w, io, style's packed affine as bytes) -> infer request of the graph with that style baked in
+        self._baked: "OrderedDict[Tuple[int, int, str, bytes], object]" = OrderedDict()
+        self._streak = (None, 0)  # (h, w, io, affine bytes) of the last call, and how many calls in a row
         self._dynamic = self._compile(None)
         self._affine = (b"", None)
         self.last_cold = False  # the last call ran on the dynamic compilation (a size not compiled yet)
@@ -216,19 +216,25 @@ class OpenVinoGenerator:
             if request is None:  # the compilation failed: say why here, once
                 request = self._compile(hw, "uint8")
         self.last_cold = False
-        request.infer({"image": np.ascontiguousarray(padded)[None], "affine": self._packed_affine(style)[:1]})
+        affine = self._packed_affine(style)[:1]
+        baked = self._baked_request(hw, affine[0], "uint8")
+        if baked is not None:
+            request = baked
+            request.infer({"image": np.ascontiguousarray(padded)[None]})
+        else:
+            request.infer({"image": np.ascontiguousarray(padded)[None], "affine": affine})
         out = request.get_output_tensor(0).data[0]  # (H, W, 3) uint8 in OpenVINO's buffer, reused
         return out[:h, :w].copy()
 
-    def baked_styles(self) -> list:
-        """``[(h, w), ...]`` of the compilations with a style baked in, oldest first."""
+    def baked_styles(self, io: str = "float") -> list:
+        """``[(h, w), ...]`` of the compilations for ``io`` with a style baked in, oldest first."""
         with self._lock:
-            return [key[:2] for key in self._baked]
+            return [key[:2] for key in self._baked if key[2] == io]
 
-    def _baked_request(self, hw: Tuple[int, int], affine: np.ndarray):
+    def _baked_request(self, hw: Tuple[int, int], affine: np.ndarray, io: str = "float"):
         """The compilation with ``affine`` baked in once this style and size came ``BAKE_AFTER`` times in
         a row (compiled in the background the first time that happens), else None."""
-        key = (*hw, affine.tobytes())
+        key = (*hw, io, affine.tobytes())
         with self._lock:
             request = self._baked.get(key)
             if request is not None:
@@ -237,7 +243,7 @@ class OpenVinoGenerator:
         last, count = self._streak
         count = count + 1 if last == key else 1
         self._streak = (key, count)
-        if count == BAKE_AFTER and key not in self._pending and (*hw, "float") in self._compiled:
+        if count == BAKE_AFTER and key not in self._pending and (*hw, io) in self._compiled:
             with self._lock:
                 self._pending.add(key)
             threading.Thread(target=self._bake, args=(key, affine.copy()), name="openvino-compile",
@@ -246,7 +252,7 @@ class OpenVinoGenerator:
 
     def _bake(self, key, affine: np.ndarray) -> None:
         try:
-            request = self._compile(key[:2], affine=affine)
+            request = self._compile(key[:2], key[2], affine=affine)
         except Exception:  # the graph with the affine input keeps serving this style
             request = None
         with self._done:

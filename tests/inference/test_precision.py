@@ -130,6 +130,15 @@ def test_a_style_held_for_frames_is_compiled_in_and_a_new_style_is_not_missed():
     assert pol.psnr(ref7, ref3) < 30  # (and the two styles do differ)
     half = ov.stylize_tensor(x, "3:0.5,7:0.5")  # a blend is a style of its own
     assert pol.psnr(half, ref3) < 40 and pol.psnr(half, ref7) < 40
+    img = (x[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)  # the API's bytes path bakes too
+    first = ov.stylize(img, 3)
+    for _ in range(ovb.BAKE_AFTER):
+        ov.stylize(img, 3)
+    with fwd._done:
+        assert fwd._done.wait_for(lambda: not fwd._pending, timeout=60)
+    assert fwd.baked_styles("uint8") == [(92, 164)]
+    assert np.abs(ov.stylize(img, 3).astype(int) - first).max() <= 1
+    assert np.abs(ov.stylize(img, 7).astype(int) - first).mean() > 5
 
 
 @needs_openvino
