@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from engine_procs import ratio, timed  # noqa: E402
+from engine_procs import paired_ratio, ratio, timed  # noqa: E402
 
 NETS = ("fast", "balanced", "full", "arbitrary")
 CANDIDATES = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
@@ -82,7 +82,7 @@ def looks_same(rounds_note: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=60)
     ap.add_argument("--quick", action="store_true", help="10 rounds, no A/B/C")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "precision_cpu.json"))
     args = ap.parse_args()
@@ -94,15 +94,19 @@ def main() -> None:
     r320 = timed(specs_320(), (320, 180), rounds)
     full32 = r320["full onnxruntime fp32"]["ms"]
     result["live_320x180"] = {k: {kk: vv for kk, vv in v.items() if kk != "ms"} for k, v in r320.items()}
-    goals = {"live default vs full fp32 (>= 4x, aim 6x)": ratio(r320["live default"]["ms"], full32)}
+    goals = {"live default vs full fp32 (>= 4x, aim 6x)": ratio(r320["live default"]["ms"], full32),
+             "live default vs full fp32, paired by round": paired_ratio(r320["live default"]["ms"], full32)}
     for net in NETS:
         base = r320[f"{net} onnxruntime fp32"]["ms"]
         for backend, precision in CANDIDATES[1:]:
             key = f"{net} {backend} {precision}"
             result["live_320x180"][key]["speedup_vs_onnxruntime_fp32"] = ratio(r320[key]["ms"], base)
     goals["full bf16 vs full fp32 (>= 2.5x)"] = ratio(r320["full openvino bf16"]["ms"], full32)
+    goals["full bf16 vs full fp32, paired by round"] = paired_ratio(r320["full openvino bf16"]["ms"], full32)
     goals["arbitrary bf16 vs its fp32 (>= 2.5x)"] = ratio(r320["arbitrary openvino bf16"]["ms"],
                                                           r320["arbitrary onnxruntime fp32"]["ms"])
+    goals["arbitrary bf16 vs its fp32, paired by round"] = paired_ratio(r320["arbitrary openvino bf16"]["ms"],
+                                                      r320["arbitrary onnxruntime fp32"]["ms"])
 
     api = timed({"auto": {"model": "auto"}, "full onnxruntime fp32": {"model": "full", "backend": "onnxruntime",
                                                                        "precision": "fp32"}},
@@ -110,6 +114,7 @@ def main() -> None:
     result["api_320x180_photo"] = {k: {kk: vv for kk, vv in v.items() if kk != "ms"} for k, v in api.items()}
     goals["StyleEngine.load('auto') vs full fp32 onnxruntime, stylize() on a photo (>= 4x)"] = ratio(
         api["auto"]["ms"], api["full onnxruntime fp32"]["ms"])
+    goals["API auto vs full fp32, paired by round"] = paired_ratio(api["auto"]["ms"], api["full onnxruntime fp32"]["ms"])
 
     r640 = timed({"live default": {"model": "auto"},
                   "full onnxruntime fp32": {"model": "full", "backend": "onnxruntime", "precision": "fp32"}},

@@ -147,3 +147,11 @@ def ratio(a: List[float], b: List[float]) -> Optional[float]:
     import numpy as np
 
     return round(float(np.median(b) / np.median(a)), 2) if a and b else None
+
+
+def paired_ratio(a: List[float], b: List[float]) -> Optional[float]:
+    """Median over rounds of b[i] / a[i]: the two ran in the same round, so a machine whose speed
+    drifts during the run moves both alike (steadier than ``ratio`` on a noisy machine)."""
+    import numpy as np
+
+    return round(float(np.median(np.asarray(b) / np.asarray(a))), 2) if a and b and len(a) == len(b) else None

@@ -123,7 +123,7 @@ class OpenVinoGenerator:
         self._pending: set = set()
         # (h, w, io, style's packed affine as bytes) -> infer request of the graph with that style baked in
         self._baked: "OrderedDict[Tuple[int, int, str, bytes], object]" = OrderedDict()
-        self._streak = (None, 0)  # (h, w, io, affine bytes) of the last call, and how many calls in a row
+        self._streak = {}  # io -> ((h, w, io, affine bytes) of its last call, how many calls in a row)
         self._dynamic = self._compile(None)
         self._affine = (b"", None)
         self.last_cold = False  # the last call ran on the dynamic compilation (a size not compiled yet)
@@ -240,9 +240,9 @@ class OpenVinoGenerator:
             if request is not None:
                 self._baked.move_to_end(key)
                 return request
-        last, count = self._streak
+        last, count = self._streak.get(io, (None, 0))
         count = count + 1 if last == key else 1
-        self._streak = (key, count)
+        self._streak[io] = (key, count)
         if count == BAKE_AFTER and key not in self._pending and (*hw, io) in self._compiled:
             with self._lock:
                 self._pending.add(key)
