@@ -166,17 +166,22 @@ class OpenVinoGenerator:
 
     def _compile_all(self, sizes) -> None:
         for hw in sizes:
-            try:
-                request = self._compile(hw[:2], hw[2])
-            except Exception:  # the dynamic compilation keeps serving this size
-                request = None
-            with self._done:
-                self._pending.discard(hw)
-                if request is not None:
-                    self._compiled[hw] = request
-                    while len(self._compiled) > MAX_COMPILED:
-                        self._compiled.popitem(last=False)
-                self._done.notify_all()
+            self._finish(hw, self._compiled, MAX_COMPILED, hw[:2], hw[2])
+
+    def _finish(self, key, table: OrderedDict, limit: int, hw, io: str, affine: Optional[np.ndarray] = None) -> None:
+        """Compile, then keep the result under ``key`` in ``table`` (the oldest beyond ``limit`` dropped).
+        A compilation that fails keeps nothing: the general graph goes on serving that size or style."""
+        try:
+            request = self._compile(hw, io, affine=affine)
+        except Exception:
+            request = None
+        with self._done:
+            self._pending.discard(key)
+            if request is not None:
+                table[key] = request
+                while len(table) > limit:
+                    table.popitem(last=False)
+            self._done.notify_all()
 
     def _request(self, hw: Tuple[int, int]):
         key = (*hw, "float")
@@ -246,22 +251,9 @@ class OpenVinoGenerator:
         if count == BAKE_AFTER and key not in self._pending and (*hw, io) in self._compiled:
             with self._lock:
                 self._pending.add(key)
-            threading.Thread(target=self._bake, args=(key, affine.copy()), name="openvino-compile",
-                             daemon=False).start()
+            threading.Thread(target=self._finish, args=(key, self._baked, MAX_BAKED, hw, io, affine.copy()),
+                             name="openvino-compile", daemon=False).start()
         return None
-
-    def _bake(self, key, affine: np.ndarray) -> None:
-        try:
-            request = self._compile(key[:2], key[2], affine=affine)
-        except Exception:  # the graph with the affine input keeps serving this style
-            request = None
-        with self._done:
-            self._pending.discard(key)
-            if request is not None:
-                self._baked[key] = request
-                while len(self._baked) > MAX_BAKED:
-                    self._baked.popitem(last=False)
-            self._done.notify_all()
 
     def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         affine = self._packed_affine(style)
