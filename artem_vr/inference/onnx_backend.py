@@ -128,13 +128,34 @@ class OnnxRuntimeGenerator:
         self.bias = affine_bias(generator).numpy()  # the arbitrary net's linear head; zeros for a table
         self._affine = (b"", None)  # (style weights' bytes, their packed affine): styles change rarely
 
-    def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def _packed_affine(self, style: torch.Tensor) -> np.ndarray:
         style = style.reshape(1, -1) if style.dim() == 1 else style
         weights = style.float().cpu().numpy()
         key = weights.tobytes()
         if key != self._affine[0]:
             self._affine = (key, weights @ self.table + self.bias)  # (B, N): every norm's gamma and beta
-        affine = self._affine[1]
+        return self._affine[1]
+
+    def stylize_uint8(self, image: np.ndarray, style: torch.Tensor) -> np.ndarray:
+        """``image (H,W,3) uint8`` RGB, any size, ``style (S,)`` -> ``(H,W,3) uint8``: the same bytes as
+        ``engine.to_uint8(self(x / 255, style))``, every step around the net in numpy. numpy runs on
+        the calling thread, where torch's ops wake its OpenMP threads, which then spin and take the
+        cores from the next run of any engine in the process (a script timing two engines
+        side by side: the full net 27 -> 20 ms a 320x180 picture, measured)."""
+        h, w = image.shape[:2]
+        ph, pw = (-h) % 4, (-w) % 4
+        x = image.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
+        if ph or pw:  # reflection, as StyleEngine.stylize_tensor pads
+            x = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect")
+        out = self.session.run(None, {"image": x, "affine": self._packed_affine(style)[:1]})[0]
+        if self.config.polyphase:  # (1, 12, h/2, w/2) phases -> (1, 3, h, w)
+            b, c4, hh, ww = out.shape
+            out = out.reshape(b, c4 // 4, 2, 2, hh, ww).transpose(0, 1, 4, 2, 5, 3).reshape(b, c4 // 4, 2 * hh, 2 * ww)
+        out = np.clip(out[0, :, :h, :w], 0.0, 1.0) * np.float32(255.0) + np.float32(0.5)
+        return out.transpose(1, 2, 0).astype(np.uint8)
+
+    def __call__(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        affine = self._packed_affine(style)
         outs = [self.session.run(None, {"image": x[i:i + 1].float().contiguous().numpy(),
                                         "affine": affine[min(i, affine.shape[0] - 1)][None]})[0]
                 for i in range(x.shape[0])]

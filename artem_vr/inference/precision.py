@@ -202,7 +202,14 @@ def choose(net, backend: str = "auto", precision: str = "auto",
         return Choice("openvino", "fp32", "", forward=_build(net, "openvino", "fp32"))
     if len(options) == 1:
         b, p = options[0]
-        why = "the only candidate" + ("" if ovb.available() else " (OpenVINO is not installed)")
+        if not ovb.available():
+            why = f"{b} {p}: OpenVINO is not installed"
+        elif backend == "openvino" and precision != "auto":
+            why = f"asked for openvino {p}"
+        elif backend == "openvino":
+            why = f"asked for openvino; {p}, the one precision it has on this CPU"
+        else:
+            why = f"asked for {p}: {b} is the one backend that runs it on this CPU"
         return Choice(b, p, why)
 
     from .onnx_backend import _weights_digest

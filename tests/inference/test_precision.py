@@ -109,6 +109,23 @@ def test_pictures_run_bytes_to_bytes_through_one_openvino_graph():
     assert (184, 324) in ov._forward.compiled_sizes("float")
 
 
+def test_onnxruntime_pictures_run_bytes_to_bytes_in_numpy():
+    """StyleEngine.stylize on onnxruntime: pre- and post-processing in numpy (no torch op to wake
+    torch's threads), the same bytes as the tensor path, odd sizes padded and cropped alike."""
+    from skimage import data
+
+    from artem_vr.inference.engine import to_uint8
+
+    img = np.ascontiguousarray(data.coffee()[:181, :323])
+    ort = StyleEngine.load("fast", device="cpu", backend="onnxruntime", precision="fp32")
+    calls, numpy_path = [], ort._forward.stylize_uint8
+    ort._forward.stylize_uint8 = lambda *a: calls.append(a[0].shape) or numpy_path(*a)
+    out = ort.stylize(img, 3)
+    assert calls == [img.shape]  # the bytes path ran, once
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
+    assert out.shape == img.shape and np.array_equal(out, to_uint8(ort.stylize_tensor(x, ort.weights(3)))[0])
+
+
 @needs_openvino
 def test_a_style_held_for_frames_is_compiled_in_and_a_new_style_is_not_missed():
     """Live frames with one style: after BAKE_AFTER calls that style's norm parameters are compiled
