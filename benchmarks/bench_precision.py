@@ -114,7 +114,8 @@ def main() -> None:
     result["api_320x180_photo"] = {k: {kk: vv for kk, vv in v.items() if kk != "ms"} for k, v in api.items()}
     goals["StyleEngine.load('auto') vs full fp32 onnxruntime, stylize() on a photo (>= 4x)"] = ratio(
         api["auto"]["ms"], api["full onnxruntime fp32"]["ms"])
-    goals["API auto vs full fp32, paired by round"] = paired_ratio(api["auto"]["ms"], api["full onnxruntime fp32"]["ms"])
+    goals["API auto vs full fp32, paired by round"] = paired_ratio(api["auto"]["ms"],
+                                                                   api["full onnxruntime fp32"]["ms"])
 
     r640 = timed({"live default": {"model": "auto"},
                   "full onnxruntime fp32": {"model": "full", "backend": "onnxruntime", "precision": "fp32"}},

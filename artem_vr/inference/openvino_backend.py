@@ -15,10 +15,11 @@ OpenMP threads busy-wait after each parallel op and took the cores from the Open
 followed (balanced, bf16, 320x180, 2 cores, a script that sets nothing: ``StyleEngine.stylize``
 8.8 ms a picture against 4.5 ms for the net alone).
 
-A live feed (or a video, or a script's loop) keeps one style for many frames: after ``BAKE_AFTER``
-calls in a row with the same style and size, that style's norm parameters are compiled in as constants (in the background, the graph
-with the ``affine`` input serving meanwhile), so OpenVINO fuses each instance norm's scale and
-shift into it (balanced, bf16, 320x180, 2 cores: 4.20 -> 4.00 ms a frame; full 8.96 -> 8.48).
+A live feed (or a video, or a script's loop) keeps one style for many frames: after
+``BAKE_AFTER`` calls in a row with the same style and size, that style's norm parameters are
+compiled in as constants (in the background, the graph with the ``affine`` input serving
+meanwhile), so OpenVINO fuses each instance norm's scale and shift into it (balanced, bf16,
+320x180, 2 cores: 4.20 -> 4.00 ms a frame; full 8.96 -> 8.48).
 
 ``INFERENCE_PRECISION_HINT`` is always set: OpenVINO runs bf16 on its own on CPUs that offer it
 unless told f32. Versions 2025.3-2026.1 crashed (SIGFPE) in ``compile_model`` on AMD Zen 4
@@ -248,9 +249,11 @@ class OpenVinoGenerator:
         last, count = self._streak.get(io, (None, 0))
         count = count + 1 if last == key else 1
         self._streak[io] = (key, count)
-        if count == BAKE_AFTER and key not in self._pending and (*hw, io) in self._compiled:
-            with self._lock:
+        with self._lock:
+            start = count == BAKE_AFTER and key not in self._pending and (*hw, io) in self._compiled
+            if start:
                 self._pending.add(key)
+        if start:
             threading.Thread(target=self._finish, args=(key, self._baked, MAX_BAKED, hw, io, affine.copy()),
                              name="openvino-compile", daemon=False).start()
         return None
@@ -283,7 +286,8 @@ def baked_model(model, affine: np.ndarray):
 
     param = next(p for p in model.get_parameters() if p.get_friendly_name() == "affine")
     param.output(0).replace(ops.constant(np.ascontiguousarray(affine, dtype=np.float32)[None]).output(0))
-    return ov.Model(model.get_results(), [p for p in model.get_parameters() if p.get_friendly_name() != "affine"], "stylized_baked")
+    rest = [p for p in model.get_parameters() if p.get_friendly_name() != "affine"]
+    return ov.Model(model.get_results(), rest, "stylized_baked")
 
 
 def uint8_model(model, polyphase: bool):
