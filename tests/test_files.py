@@ -385,3 +385,5 @@ def test_messages_name_the_real_problem(tmp_path, capsys):
 
     with pytest.raises(ModelError, match="unknown model 'medium'; use fast, balanced, full"):
         resolve_model_path("medium")
+    with pytest.raises(ModelError, match=r"unknown model 'fastt' \(did you mean fast\?\); use fast"):
+        resolve_model_path("fastt")

@@ -71,8 +71,12 @@ def resolve_model_path(model: Union[str, Path]) -> Path:
         return path
     path = Path(name).expanduser()
     if not path.suffix and not path.exists() and "/" not in name and "\\" not in name:
-        raise ModelError(f"unknown model {name!r}; use {', '.join(MODEL_NAMES + (PAINTING_MODEL, AUTO_MODEL))} "
-                         "or a .safetensors file")
+        import difflib
+
+        known = MODEL_NAMES + (PAINTING_MODEL, AUTO_MODEL)
+        close = difflib.get_close_matches(name.lower(), known, n=1)
+        guess = f" (did you mean {close[0]}?)" if close else ""
+        raise ModelError(f"unknown model {name!r}{guess}; use {', '.join(known)} or a .safetensors file")
     if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".pkl", ".pickle", ".bin"):
         raise ModelError(f"{path}: artem-vr loads only .safetensors model files, never pickles")
     return path

@@ -60,18 +60,18 @@ def check_request(device_type: str, backend: str, precision: str) -> None:
         raise UsageError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
     if device_type == "cuda":
         if precision == "bf16":
-            raise UsageError("--precision bf16 is for the CPU (through OpenVINO); on CUDA use fp16 or fp32")
+            raise UsageError("precision bf16 is for the CPU (through OpenVINO); on CUDA use fp16 or fp32")
         if backend in ("onnxruntime", "openvino"):
-            raise UsageError(f"--backend {backend} runs on the CPU; use --device cpu (or --backend torch)")
+            raise UsageError(f"backend {backend} runs on the CPU; use device cpu (or backend torch)")
         return
     if precision == "fp16":
-        raise UsageError("fp16 needs a CUDA device")
+        raise UsageError("fp16 needs a CUDA device; on the CPU use precision bf16 (where the CPU has it), fp32 or auto")
     if precision == "bf16":
         if backend in ("torch", "onnxruntime"):
-            raise UsageError(f"--precision bf16 on the CPU runs through OpenVINO (--backend openvino or auto): "
+            raise UsageError(f"precision bf16 on the CPU runs through OpenVINO (backend openvino or auto): "
                              f"{'onnxruntime has no CPU bf16' if backend == 'onnxruntime' else 'torch CPU bf16 convs are slow'}")
         if not ovb.available():
-            raise UsageError("--precision bf16 needs OpenVINO: pip install openvino")
+            raise UsageError("precision bf16 needs OpenVINO: pip install openvino")
         if not ovb.offers_bf16():
             raise DeviceError(ovb.bf16_missing())
 

@@ -290,3 +290,23 @@ def test_openvr_matrices_convert_row_major():
     m = np.arange(16.0).reshape(4, 4)
     assert np.array_equal(vrmath.mat44(_m44(m)), m)
     assert np.frombuffer(vrmath.gl_matrix(m), "f4")[1] == 4.0  # column-major for GLSL
+
+
+def test_a_broken_xr_runtime_json_is_named(tmp_path, monkeypatch):
+    """The OpenXR loader only says "runtime unavailable"; the error names what XR_RUNTIME_JSON gets wrong."""
+    from artem_vr.render.vr.openxr_runtime import runtime_json_problem
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    assert runtime_json_problem() is None
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(tmp_path / "missing.json"))
+    assert "does not exist" in runtime_json_problem()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"file_format_version": "1.0.0"}')
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(bad))
+    assert "not an OpenXR runtime manifest" in runtime_json_problem()
+    bad.write_text('{"file_format_version": "1.0.0", "runtime": {"library_path": "./libnope_monado.so"}}')
+    assert str(tmp_path / "libnope_monado.so") in runtime_json_problem()
+    (tmp_path / "libnope_monado.so").write_bytes(b"")
+    assert runtime_json_problem() is None  # looks right: the loader decides the rest
+    bad.write_text('{"file_format_version": "1.0.0", "runtime": {"library_path": "libopenxr_monado.so"}}')
+    assert runtime_json_problem() is None  # a bare name: the system's library search finds it or not

@@ -102,7 +102,11 @@ class OpenVRSink(HeadsetSink):
             with native_stderr_captured():
                 self.system = ovr.init(ovr.VRApplication_Scene)
         except ovr.error_code.InitError as exc:
-            first = "no OpenXR runtime is active and OpenVR cannot start" if self.after_openxr else "cannot start VR"
+            first = "cannot start VR"
+            if self.after_openxr:
+                from .openxr_runtime import runtime_json_problem  # (it imports this module)
+
+                first = f"{runtime_json_problem() or 'no OpenXR runtime is active'} and OpenVR cannot start"
             raise VrError(f"{first}: {_init_error_text(ovr, exc)} (is SteamVR or another VR runtime installed and a "
                           "headset connected?); use --window to run in a desktop window") from None
         self._initialised = True

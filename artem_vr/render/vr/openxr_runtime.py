@@ -8,7 +8,8 @@ import ctypes
 import json
 import os
 import time
-from typing import List
+from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 
@@ -50,6 +51,30 @@ def runtime_active() -> bool:
         return False
 
 
+def runtime_json_problem() -> Optional[str]:
+    """What is wrong with the runtime manifest ``XR_RUNTIME_JSON`` names (the loader then only says
+    "runtime unavailable"), or None when it is unset or looks right: a missing file, a file that is no
+    OpenXR manifest (JSON with ``runtime.library_path``), or a library path that does not exist
+    (relative paths are taken from the manifest's folder, as the loader does)."""
+    name = os.environ.get("XR_RUNTIME_JSON")
+    if not name:
+        return None
+    path = Path(name).expanduser()
+    if not path.is_file():
+        return f"XR_RUNTIME_JSON names {name}, which does not exist"
+    try:
+        library = json.loads(path.read_text(encoding="utf-8"))["runtime"]["library_path"]
+        if not isinstance(library, str) or not library:
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"XR_RUNTIME_JSON names {name}, which is not an OpenXR runtime manifest (no runtime.library_path)"
+    if "/" in library or "\\" in library:  # a bare file name is searched for by the system instead
+        lib = Path(library) if os.path.isabs(library) else path.parent / library
+        if not lib.exists():
+            return f"XR_RUNTIME_JSON names {name}, whose runtime library {lib} does not exist"
+    return None
+
+
 def _extensions(xr) -> List[str]:
     return [_text(e.extension_name) for e in xr.enumerate_instance_extension_properties()]
 
@@ -65,6 +90,9 @@ def _create_instance(xr, wanted: List[str]):
                                                     api_version=xr.Version(1, 0, 0)),
                 enabled_extension_names=enabled))
     except xr.RuntimeUnavailableError:
+        problem = runtime_json_problem()
+        if problem:
+            raise VrError(f"{problem}; fix or unset it, or {HINT}") from None
         raise VrError(f"no OpenXR runtime is installed or active (SteamVR, Meta Quest Link, Monado, WiVRn ...); "
                       f"{HINT}") from None
     except xr.RuntimeFailureError:
