@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,9 +52,17 @@ def cli(*args, env, timeout=180):
                           timeout=timeout, env={**os.environ, **env})
 
 
-def start_cli(*args, env):
-    return subprocess.Popen([sys.executable, "-m", "artem_vr", *map(str, args)], stdout=subprocess.PIPE,
+@contextmanager
+def cli_running(*args, env):
+    """``artem-vr ARGS`` started in the background; killed on the way out if the test left it running."""
+    proc = subprocess.Popen([sys.executable, "-m", "artem_vr", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def trace(path: Path) -> list:
@@ -138,14 +147,10 @@ def test_fill_view_through_the_runtime(monado, picture, tmp_path):
     trace_path = tmp_path / "trace.jsonl"
     stats_path = tmp_path / "stats.json"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path), "ARTEM_VR_OPENXR_DUMP": "30"}
-    proc = start_cli("--source", f"image:{path}", "--vr-view", "fill", "--frames", "200", "--stats", stats_path,
-                     *ARGS, env=env)
-    try:
+    with cli_running("--source", f"image:{path}", "--vr-view", "fill", "--frames", "200", "--stats", stats_path,
+                     *ARGS, env=env) as proc:
         shots = shots_while_running(proc, monado, trace_path, count=4, gap=0.6)
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0, err
     records = trace(trace_path)
     opened = next(r for r in records if r["event"] == "open")
@@ -193,14 +198,10 @@ def test_screen_view_is_world_locked_and_curves(monado, picture, tmp_path):
     trace_path = tmp_path / "trace.jsonl"
     stats_path = tmp_path / "stats.json"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path), "ARTEM_VR_OPENXR_DUMP": "5"}
-    proc = start_cli("--source", f"image:{path}", "--vr-view", "screen", "--stats", stats_path, *ARGS, env=env)
-    try:
+    with cli_running("--source", f"image:{path}", "--vr-view", "screen", "--stats", stats_path, *ARGS, env=env) as proc:
         shots = shots_while_running(proc, monado, trace_path, count=6, gap=0.6)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, err
     records = trace(trace_path)
     assert [f["layers"] for f in frames(records) if f["layers"]][-1] == ["CompositionLayerQuad"]
@@ -222,14 +223,10 @@ def test_curved_screen_is_a_cylinder_layer(monado, picture, tmp_path):
     trace_path = tmp_path / "trace.jsonl"
     stats_path = tmp_path / "stats.json"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
-    proc = start_cli("--source", f"image:{path}", "--vr-view", "screen", "--vr-curve", "90", "--vr-distance", "1.2",
-                     "--frames", "60", "--stats", stats_path, *ARGS, env=env)
-    try:
+    with cli_running("--source", f"image:{path}", "--vr-view", "screen", "--vr-curve", "90", "--vr-distance", "1.2",
+                     "--frames", "60", "--stats", stats_path, *ARGS, env=env) as proc:
         shot, _ = shots_while_running(proc, monado, trace_path, count=1, gap=0)[0]
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0, err
     assert json.loads(stats_path.read_text())["vr"]["layer"] == "cylinder"
     assert [f["layers"] for f in frames(trace(trace_path)) if f["layers"]][-1] == ["CompositionLayerCylinderKHR"]
@@ -245,14 +242,10 @@ def test_sigterm_ends_the_session_properly(monado, picture, tmp_path):
     path, _ = picture
     trace_path = tmp_path / "trace.jsonl"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
-    proc = start_cli("--source", f"image:{path}", *ARGS[2:], env=env)
-    try:
+    with cli_running("--source", f"image:{path}", *ARGS[2:], env=env) as proc:
         _wait(lambda: proc.poll() is not None or "FOCUSED" in states(trace(trace_path)), 120, "FOCUSED")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 143, err
     records = trace(trace_path)
     events = [r.get("state", r["event"]) for r in records if r["event"] in ("state", "request_exit",
@@ -282,8 +275,7 @@ def test_recentre_places_the_screen_again(monado, picture, tmp_path):
     path, _ = picture
     trace_path = tmp_path / "trace.jsonl"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
-    proc = start_cli("--source", f"image:{path}", "--vr-view", "screen", *ARGS, env=env)
-    try:
+    with cli_running("--source", f"image:{path}", "--vr-view", "screen", *ARGS, env=env) as proc:
         _wait(lambda: proc.poll() is not None or any(r["event"] == "placed" for r in trace(trace_path)), 120,
               "the screen placed")
         subprocess.run(["monado-ctl", "-c"], env=monado.env, capture_output=True, timeout=20, check=True)
@@ -291,9 +283,6 @@ def test_recentre_places_the_screen_again(monado, picture, tmp_path):
               "the screen placed again")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 143, err
     events = [r["event"] for r in trace(trace_path) if r["event"] in ("placed", "recentre")]
     assert events[:3] == ["placed", "recentre", "placed"], events
@@ -305,14 +294,10 @@ def test_runtime_going_away_ends_the_run_with_one_line(monado, picture, tmp_path
     path, _ = picture
     trace_path = tmp_path / "trace.jsonl"
     env = {**monado.env, "ARTEM_VR_OPENXR_TRACE": str(trace_path)}
-    proc = start_cli("--source", f"image:{path}", *ARGS, env=env)
-    try:
+    with cli_running("--source", f"image:{path}", *ARGS, env=env) as proc:
         _wait(lambda: proc.poll() is not None or len(frames(trace(trace_path))) >= 10, 120, "frames")
         monado.proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 2, err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
