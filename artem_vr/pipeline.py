@@ -283,6 +283,7 @@ class LivePipeline:
 
     def stats(self) -> dict:
         cap, inf, pres = self.capture.stats, self.worker.stats, self.present_stats
+        running = getattr(self.worker, "engine", None) or self.engine
         return {
             "frames_captured": self.capture.frames,
             "frames_inferred": inf.count,
@@ -299,7 +300,9 @@ class LivePipeline:
             "model_requested": getattr(self.engine, "requested", self.model_name),
             "backend": self.running_engine()[0],
             "precision": self.running_engine()[1],
-            "engine_choice": getattr(getattr(self.worker, "engine", None) or self.engine, "why", ""),
+            "engine_choice": getattr(running, "why", ""),
+            "bake_styles": {"on": bool(getattr(running, "bake_styles", False)),
+                            "baked_sizes": [list(hw) for hw in getattr(running, "baked_sizes", [])]},
             "source": self.source.name,
             "sink": self.sink.name,
             "outputs": [output.name for output in self.outputs],

@@ -159,6 +159,53 @@ def test_a_style_held_for_frames_is_compiled_in_and_a_new_style_is_not_missed():
 
 
 @needs_openvino
+def test_engine_with_baking_off_keeps_one_graph():
+    """``bake_styles = False`` (offline renders and ``stylize`` set it): a style held for many calls
+    is never compiled in, so every call runs the same graph."""
+    ov = StyleEngine.load("fast", device="cpu", backend="openvino", precision="fp32")
+    ov.bake_styles = False
+    ov._forward.prepare([(92, 164)], wait=True)
+    img = (np.random.default_rng(3).random((92, 164, 3)) * 255).astype(np.uint8)
+    first = ov.stylize(img, 3)
+    for _ in range(3 * ovb.BAKE_AFTER):
+        assert np.array_equal(ov.stylize(img, 3), first)
+    assert not ov._forward._pending and ov._forward.baked_styles("uint8") == []
+    assert ov.bake_styles is False
+
+
+@needs_openvino
+def test_an_offline_render_gives_the_same_bytes_run_after_run(tmp_path):
+    """``--output DIR --source video:IN`` twice, bf16 where this CPU has it: the frames are equal byte
+    for byte (a baked style taking over at a moment set by a background compile made them differ by
+    up to 3 levels between runs in CI)."""
+    import cv2
+
+    from skimage import data
+
+    video = tmp_path / "in.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (128, 96))
+    for i in range(10):
+        frame = np.roll(cv2.resize(data.astronaut(), (128, 96), interpolation=cv2.INTER_AREA), 2 * i, axis=1)
+        writer.write(np.ascontiguousarray(frame[..., ::-1]))
+    writer.release()
+    precision = "bf16" if ovb.offers_bf16() else "fp32"
+    frames = []
+    for run in ("a", "b"):
+        out, stats = tmp_path / run, tmp_path / f"{run}.json"
+        proc = run_cli("--output", out, "--source", f"video:{video}", "--infer-size", "128x96", "--style", "3",
+                       "--backend", "openvino", "--precision", precision, "--no-stabilize", "--stats", stats,
+                       timeout=180)
+        assert proc.returncode == 0, proc.stderr
+        frames.append(sorted(out.glob("*.png")))
+        report = json.loads(stats.read_text())
+        assert report["precision"] == precision
+        assert report["bake_styles"] == {"on": False, "baked_sizes": []}
+    assert len(frames[0]) == len(frames[1]) == 10
+    for a, b in zip(*frames):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+@needs_openvino
 def test_choice_is_measured_once_and_remembered(tmp_path, monkeypatch):
     monkeypatch.setenv("ARTEM_VR_CACHE", str(tmp_path))
     net = StyleEngine.load("fast", device="cpu", backend="torch").generator
