@@ -68,7 +68,7 @@ def cmd_stylize(argv: List[str]) -> int:
     terminate_on_sigterm()
     engine = StyleEngine.load(args.model, device=args.device, backend=args.backend, precision=args.precision,
                               infer_size=(1280, 720))  # files: measured at the larger size class
-    engine.bake_styles = False  # files: the same input gives the same bytes, run after run
+    engine.reproducible = True  # files: the same input gives the same bytes, run after run
     try:
         failures = run_stylize(engine, jobs, style, args.strength, args.preserve_color, args.max_size,
                                crf=args.crf, notes=notes, stabilize=args.stabilize)

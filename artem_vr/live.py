@@ -275,7 +275,7 @@ def run_live(args) -> int:
             engine.table_model = args.table_model  # the net that arrows and 0-9 switch back to
         offline = config.mode == "file" and source.on_demand
         if offline:
-            engine.bake_styles = False  # a render from a file: the same bytes, run after run
+            engine.reproducible = True  # a render from a file: the same bytes, run after run
         resolution = dynamic_resolution(config, device, offline, sink)
         fixed = config.infer_size if isinstance(config.infer_size, tuple) else None
         box = fixed or (resolution.box if resolution else CUDA_INFER_BOX if device.type == "cuda" else CPU_INFER_BOX)

@@ -180,31 +180,21 @@ class StyleEngine:
         return engine
 
     @property
-    def bake_styles(self) -> bool:
-        """True (the default): a style held for a few calls at one size is compiled into the OpenVINO
-        graph in the background and that graph takes over (about 5% faster; in bf16 it rounds
-        differently, so a frame can move by a few levels when it does). False keeps every call on one
-        graph, so the same picture and style give the same bytes whatever the timing: offline renders
-        and ``stylize`` set it. No effect on other backends."""
-        return getattr(self._forward, "bake", True)
+    def reproducible(self) -> bool:
+        """False (the default, for live feeds): on OpenVINO a size not compiled yet runs on a
+        dynamic-shape stand-in until its compilation is done, and a style held for a few calls at one
+        size is compiled in and takes over (about 5% faster); both hand over at a moment set by a
+        background compile and round differently (up to a few levels in bf16). True: a new size
+        compiles before its first call (a pause of about a second) and no style is baked, so the
+        same picture and style give the same bytes run after run: offline renders and ``stylize``
+        set it. The other backends always run one graph (True changes nothing there)."""
+        return bool(getattr(self._forward, "reproducible", True))
 
-    @property
-    def baked_sizes(self) -> List[Tuple[int, int]]:
-        """``[(h, w), ...]`` of the live path's compilations with a style baked in (or compiling now)."""
-        forward = self._forward
-        if not hasattr(forward, "baked_styles"):
-            return []
-        with forward._lock:
-            pending = [key[:2] for key in forward._pending if len(key) == 4 and key[2] == "float"]
-        return forward.baked_styles("float") + pending
-
-    @bake_styles.setter
-    def bake_styles(self, on: bool) -> None:
-        if hasattr(self._forward, "bake"):
-            self._forward.bake = bool(on)
-        for other in self.__dict__.get("_siblings", {}).values():
-            if hasattr(other._forward, "bake"):
-                other._forward.bake = bool(on)
+    @reproducible.setter
+    def reproducible(self, on: bool) -> None:
+        for engine in (self, *self.__dict__.get("_siblings", {}).values()):
+            if hasattr(engine._forward, "reproducible"):
+                engine._forward.reproducible = bool(on)
 
     @property
     def last_cold(self) -> bool:
@@ -256,7 +246,7 @@ class StyleEngine:
             options = getattr(self, "_load_options", dict(device=str(self.device)))
             options.setdefault("backend", self.backend)
             other = StyleEngine.load(PAINTING_MODEL if painting else self.table_model, **options)
-            other.bake_styles = self.bake_styles
+            other.reproducible = self.reproducible
             other.table_model = self.table_model
             other.__dict__.setdefault("_siblings", {})[self.takes_paintings] = self
             siblings[painting] = other

@@ -19,10 +19,15 @@ A live feed (or a video, or a script's loop) keeps one style for many frames: af
 ``BAKE_AFTER`` calls in a row with the same style and size, that style's norm parameters are
 compiled in as constants (in the background, the graph with the ``affine`` input serving
 meanwhile), so OpenVINO fuses each instance norm's scale and shift into it (balanced, bf16,
-320x180, 2 cores: 4.20 -> 4.00 ms a frame; full 8.96 -> 8.48). In bf16 the baked graph rounds
-differently (balanced, 320x180 astronaut: mean 0.6, at most 26 levels on 4% of pixels) and when it
-takes over depends on a background compile, so ``bake = False`` (``StyleEngine.bake_styles``) keeps
-every call on one graph where the same input must give the same bytes (offline renders, ``stylize``).
+320x180, 2 cores: 4.20 -> 4.00 ms a frame; full 8.96 -> 8.48).
+
+Both stand-ins (the dynamic-shape compilation while a size compiles, the general graph while a
+style bakes) compute the same function but round differently (baked, bf16, balanced, a 320x180
+photo: mean 0.6 levels, at most 26 on 4% of pixels; dynamic vs static: below a level, enough to
+tip the stabiliser's thresholds), and when they hand over depends on a background compile.
+``reproducible = True`` (``StyleEngine.reproducible``) runs neither: a new size compiles before
+its first call and no style is baked, so the same input gives the same bytes run after run
+(offline renders and ``stylize`` set it).
 
 ``INFERENCE_PRECISION_HINT`` is always set: OpenVINO runs bf16 on its own on CPUs that offer it
 unless told f32. Versions 2025.3-2026.1 crashed (SIGFPE) in ``compile_model`` on AMD Zen 4
@@ -128,7 +133,7 @@ class OpenVinoGenerator:
         # (h, w, io, style's packed affine as bytes) -> infer request of the graph with that style baked in
         self._baked: "OrderedDict[Tuple[int, int, str, bytes], object]" = OrderedDict()
         self._streak = {}  # io -> ((h, w, io, affine bytes) of its last call, how many calls in a row)
-        self.bake = True  # False: never bake (the same input gives the same bytes, whatever the timing)
+        self.reproducible = False  # True: no stand-ins (the same input gives the same bytes, whatever the timing)
         self._dynamic = self._compile(None)
         self._affine = (b"", None)
         self.last_cold = False  # the last call ran on the dynamic compilation (a size not compiled yet)
@@ -194,7 +199,11 @@ class OpenVinoGenerator:
             request = self._compiled.get(key)
             if request is not None:
                 self._compiled.move_to_end(key)
-        if request is None:
+        if request is None and self.reproducible:  # compile now: the dynamic graph rounds differently
+            self.prepare([hw], wait=True)
+            with self._lock:
+                request = self._compiled.get(key)
+        elif request is None:
             self.prepare([hw])
         self.last_cold = request is None
         return request if request is not None else self._dynamic
@@ -244,8 +253,8 @@ class OpenVinoGenerator:
     def _baked_request(self, hw: Tuple[int, int], affine: np.ndarray, io: str = "float"):
         """The compilation with ``affine`` baked in once this style and size came ``BAKE_AFTER`` times in
         a row (compiled in the background the first time that happens), else None (always with
-        ``bake`` off)."""
-        if not self.bake:
+        ``reproducible``)."""
+        if self.reproducible:
             return None
         key = (*hw, io, affine.tobytes())
         with self._lock:

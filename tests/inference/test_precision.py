@@ -159,48 +159,55 @@ def test_a_style_held_for_frames_is_compiled_in_and_a_new_style_is_not_missed():
 
 
 @needs_openvino
-def test_engine_with_baking_off_keeps_one_graph():
-    """``bake_styles = False`` (offline renders and ``stylize`` set it): a style held for many calls
-    is never compiled in, so every call runs the same graph."""
+def test_a_reproducible_engine_runs_no_stand_in():
+    """``reproducible = True`` (offline renders and ``stylize`` set it): a new size compiles before its
+    first call instead of running on the dynamic-shape graph, and a style held for many calls is
+    never compiled in, so every call runs the same graph."""
     ov = StyleEngine.load("fast", device="cpu", backend="openvino", precision="fp32")
-    ov.bake_styles = False
-    ov._forward.prepare([(92, 164)], wait=True)
+    assert ov.reproducible is False  # live feeds: stand-ins keep the frames coming
+    ov.stylize_tensor(torch.rand(1, 3, 60, 100), 3)
+    assert ov.last_cold  # a size not compiled yet ran on the dynamic graph
+    ov.reproducible = True
+    x = torch.rand(1, 3, 92, 164)
+    first = ov.stylize_tensor(x, 3)
+    assert not ov.last_cold and (92, 164, "float") in ov._forward._compiled
     img = (np.random.default_rng(3).random((92, 164, 3)) * 255).astype(np.uint8)
-    first = ov.stylize(img, 3)
+    first_img = ov.stylize(img, 3)
     for _ in range(3 * ovb.BAKE_AFTER):
-        assert np.array_equal(ov.stylize(img, 3), first)
-    assert not ov._forward._pending and ov._forward.baked_styles("uint8") == []
-    assert ov.bake_styles is False
+        assert torch.equal(ov.stylize_tensor(x, 3), first)
+        assert np.array_equal(ov.stylize(img, 3), first_img)
+    assert not ov._forward._pending and ov._forward.baked_styles() == ov._forward.baked_styles("uint8") == []
+    assert ov.reproducible is True
 
 
 @needs_openvino
 def test_an_offline_render_gives_the_same_bytes_run_after_run(tmp_path):
-    """``--output DIR --source video:IN`` twice, bf16 where this CPU has it: the frames are equal byte
-    for byte (a baked style taking over at a moment set by a background compile made them differ by
-    up to 3 levels between runs in CI)."""
+    """``--output DIR --source video:IN`` twice (stabiliser on, bf16 where this CPU has it): the
+    frames are equal byte for byte. The stand-ins (a dynamic-shape graph while a size compiles, the
+    general graph while a style bakes) handed over at a moment set by a background compile and
+    made two renders differ by up to 3 levels (in CI, and a tester's 20-frame pan from frame 9)."""
     import cv2
 
     from skimage import data
 
     video = tmp_path / "in.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (128, 96))
-    for i in range(10):
-        frame = np.roll(cv2.resize(data.astronaut(), (128, 96), interpolation=cv2.INTER_AREA), 2 * i, axis=1)
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (160, 120))
+    for i in range(20):
+        frame = np.roll(cv2.resize(data.astronaut(), (160, 120), interpolation=cv2.INTER_AREA), 2 * i, axis=1)
         writer.write(np.ascontiguousarray(frame[..., ::-1]))
     writer.release()
     precision = "bf16" if ovb.offers_bf16() else "fp32"
     frames = []
     for run in ("a", "b"):
         out, stats = tmp_path / run, tmp_path / f"{run}.json"
-        proc = run_cli("--output", out, "--source", f"video:{video}", "--infer-size", "128x96", "--style", "3",
-                       "--backend", "openvino", "--precision", precision, "--no-stabilize", "--stats", stats,
-                       timeout=180)
+        proc = run_cli("--output", out, "--source", f"video:{video}", "--style", "3", "--backend", "openvino",
+                       "--precision", precision, "--stats", stats, timeout=180)
         assert proc.returncode == 0, proc.stderr
         frames.append(sorted(out.glob("*.png")))
         report = json.loads(stats.read_text())
-        assert report["precision"] == precision
-        assert report["bake_styles"] == {"on": False, "baked_sizes": []}
-    assert len(frames[0]) == len(frames[1]) == 10
+        assert report["precision"] == precision and report["reproducible"] is True
+        assert report["stabilize"]["on"]
+    assert len(frames[0]) == len(frames[1]) == 20
     for a, b in zip(*frames):
         assert a.read_bytes() == b.read_bytes(), a.name
 
