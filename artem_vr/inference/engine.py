@@ -185,7 +185,7 @@ class StyleEngine:
         dynamic-shape stand-in until its compilation is done, and a style held for a few calls at one
         size is compiled in and takes over (about 5% faster); both hand over at a moment set by a
         background compile and round differently (up to a few levels in bf16). True: a new size
-        compiles before its first call (a pause of about a second) and no style is baked, so the
+        compiles before its first call (a pause of 0.2-1 s) and no style is baked, so the
         same picture and style give the same bytes run after run: offline renders and ``stylize``
         set it. The other backends always run one graph (True changes nothing there)."""
         return bool(getattr(self._forward, "reproducible", True))
